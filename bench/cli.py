@@ -1,0 +1,184 @@
+"""Command line: argument parsing and error reporting only.
+
+Subcommands import what they need when they run, so ``python -m bench --help`` stays
+fast. Expected failures (:class:`~bench.errors.BenchError`) print one line on stderr and
+exit non-zero; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+log = logging.getLogger("bench")
+
+
+def _add_run(sub: Any) -> None:
+    p = sub.add_parser("run", help="run an experiment: first stage, rerankers, metrics, latency")
+    p.add_argument("target", help="collection (alias, ir_datasets id, local folder) or experiment (name or .toml)")
+    p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
+    p.add_argument("--first-stage", choices=["auto", "bm25", "candidates"], help="first stage (default auto)")
+    p.add_argument("--depth", type=int, help="first-stage hits per query (default 1000)")
+    p.add_argument("--bm25-backend", choices=["bm25s", "rank-bm25"], help="BM25 implementation (default bm25s)")
+    p.add_argument("--model", action="append", help="reranker: Hugging Face id or local folder (repeatable)")
+    p.add_argument("--top-k", type=int, help="rerank this many first-stage hits (default 100)")
+    p.add_argument("--batch-size", type=int, help="pairs per forward pass (default 32)")
+    p.add_argument("--max-length", type=int, help="max tokens per pair (default 512)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    p.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], help="model dtype (default auto)")
+    p.add_argument("--measures", nargs="+", help="ir_measures names (default: the collection's official set)")
+    p.add_argument("--limit-queries", type=int, help="only the first N judged queries (smoke tests)")
+    p.add_argument("--name", help="experiment name (reports/<name>/)")
+    p.add_argument("--output", help="put runs/ and reports/ under this folder (default: ./runs and ./reports)")
+    p.add_argument("--force", action="store_true", help="recompute runs even when an identical one exists")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow models that ship their own Python code")
+    p.add_argument("--allow-pickle", action="store_true", help="allow pickled (.bin) weights, which can run code")
+    p.set_defaults(func=cmd_run)
+
+
+def _add_evaluate(sub: Any) -> None:
+    p = sub.add_parser("evaluate", help="score existing TREC run files (trec_eval -c semantics)")
+    p.add_argument("runs", nargs="+", help="TREC run files")
+    p.add_argument("--qrels", required=True, help="TREC qrels file")
+    p.add_argument("--measures", nargs="+", help="ir_measures names (default: nDCG@10 RR@10 AP R@100 R@1000)")
+    p.add_argument("--json", action="store_true", help="print {run_path: {measure: mean}} as JSON")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def _add_datasets(sub: Any) -> None:
+    p = sub.add_parser("datasets", help="list collection aliases and local collections")
+    p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
+    p.set_defaults(func=cmd_datasets)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description="IR evaluation harness: BM25 + rerankers, trec_eval-exact metrics, latency.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for expected errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(sub)
+    _add_evaluate(sub)
+    _add_datasets(sub)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """An experiment config from an experiment file or a collection name, with flags applied."""
+    from . import config as cfg
+
+    path = cfg.find_experiment(args.target)
+    reranker_flags = {
+        k: v
+        for k, v in {
+            "top_k": args.top_k,
+            "batch_size": args.batch_size,
+            "max_length": args.max_length,
+            "device": args.device,
+            "dtype": args.dtype,
+        }.items()
+        if v is not None
+    }
+    if path is not None:
+        config = cfg.load_toml(path)
+        log.info("experiment %s", path)
+    else:
+        config = cfg.ExperimentConfig(collection=args.target)
+    changes: dict[str, Any] = {}
+    for key in ("data_dir", "limit_queries", "name"):
+        if getattr(args, key) is not None:
+            changes[key] = getattr(args, key)
+    if args.measures:
+        changes["measures"] = tuple(args.measures)
+    if args.trust_remote_code:
+        changes["trust_remote_code"] = True
+    if args.allow_pickle:
+        changes["allow_pickle"] = True
+    fs_changes = {k: v for k, v in {"kind": args.first_stage, "depth": args.depth}.items() if v is not None}
+    if fs_changes or args.bm25_backend:
+        import dataclasses
+
+        first = dataclasses.replace(config.first_stage, **fs_changes)
+        if args.bm25_backend:
+            first = dataclasses.replace(first, bm25=dataclasses.replace(first.bm25, backend=args.bm25_backend))
+        changes["first_stage"] = first
+    if args.model:
+        changes["rerankers"] = tuple(cfg.RerankerConfig(model=m) for m in args.model)
+    return cfg.override(config, changes, reranker_flags)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import experiment, tables
+
+    config = config_from_args(args)
+    record = experiment.run(config, output=args.output, force=args.force)
+    sys.stdout.write(tables.summary(record))
+    log.info("results: %s", record["_path"])
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .measures import DEFAULT_MEASURES, parse_measures
+    from .metrics import evaluate
+    from .tables import markdown
+    from .trec import read_qrels, read_run
+
+    measures = parse_measures(args.measures or list(DEFAULT_MEASURES))
+    qrels = read_qrels(args.qrels)
+    results = {path: evaluate(qrels, read_run(path), measures).metrics for path in args.runs}
+    if args.json:
+        sys.stdout.write(json.dumps(results, indent=2) + "\n")
+    else:
+        rows = [[path, *(f"{values[m.name]:.4f}" for m in measures)] for path, values in results.items()]
+        sys.stdout.write(markdown(["run", *(m.name for m in measures)], rows))
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .collections import ALIASES, data_dir
+
+    lines = ["aliases:"] + [f"  {alias:20s} -> {target}" for alias, target in ALIASES.items()]
+    root = data_dir(args.data_dir)
+    if root is not None and root.is_dir():
+        local = sorted(p.name for p in root.iterdir() if (p / "queries.tsv").is_file())
+        lines += [f"local collections in {root}:"] + [f"  {name}" for name in local]
+    lines.append("any ir_datasets id with queries and qrels also works (https://ir-datasets.com)")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("urllib3", "filelock", "huggingface_hub", "numba", "bm25s", "transformers", "ir_datasets"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not args.verbose:
+        import warnings
+
+        warnings.filterwarnings("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*unsafe cast.*")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    from .errors import BenchError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args)
+    try:
+        return int(args.func(args) or 0)
+    except BenchError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"bench: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("bench: interrupted; finished queries are kept, run the same command again to resume\n")
+        return 130

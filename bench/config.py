@@ -1,0 +1,203 @@
+"""Experiment configuration: frozen dataclasses, TOML files, canonical hashes.
+
+An experiment file (``experiments/<name>.toml``) holds everything that affects scores
+or latency. Unknown keys are errors naming the key, so a typo never silently falls back
+to a default. Each stage's hash is computed from canonical JSON of its own settings plus
+its upstream stage's hash, so changing a reranker never invalidates the BM25 run, and
+the hash is the same in every process and Python version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .bm25 import Bm25Params
+from .errors import ConfigError
+from .measures import parse_measures
+
+log = logging.getLogger(__name__)
+
+FIRST_STAGES = ("auto", "bm25", "candidates")
+
+
+@dataclass(frozen=True)
+class FirstStageConfig:
+    """The first stage: ``bm25`` over the corpus or the collection's given ``candidates``."""
+
+    kind: str = "auto"
+    depth: int = 1000
+    bm25: Bm25Params = field(default_factory=Bm25Params)
+    candidates_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in FIRST_STAGES:
+            raise ConfigError(f"unknown first stage {self.kind!r}; use one of {', '.join(FIRST_STAGES)}")
+        if self.depth <= 0:
+            raise ConfigError(f"first-stage depth must be positive, got {self.depth}")
+
+
+@dataclass(frozen=True)
+class RerankerConfig:
+    """One reranker: a model and how it is run."""
+
+    model: str
+    name: str | None = None
+    revision: str | None = None
+    top_k: int = 100
+    batch_size: int = 32
+    max_length: int = 512
+    dtype: str = "auto"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ConfigError("a reranker needs a model (a Hugging Face id or a local folder)")
+        if self.top_k <= 0:
+            raise ConfigError(f"--top-k must be positive, got {self.top_k}")
+        if self.batch_size <= 0:
+            raise ConfigError(f"batch_size must be positive, got {self.batch_size}")
+        if self.max_length < 8:
+            raise ConfigError(f"max_length must be at least 8 tokens, got {self.max_length}")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment: collection, first stage, rerankers, measures."""
+
+    collection: str
+    name: str | None = None
+    data_dir: str | None = None
+    first_stage: FirstStageConfig = field(default_factory=FirstStageConfig)
+    rerankers: tuple[RerankerConfig, ...] = ()
+    measures: tuple[str, ...] | None = None
+    limit_queries: int | None = None
+    trust_remote_code: bool = False
+    allow_pickle: bool = False
+
+    def __post_init__(self) -> None:
+        if self.measures is not None:
+            parse_measures(list(self.measures))
+        if self.limit_queries is not None and self.limit_queries <= 0:
+            raise ConfigError(f"--limit-queries must be positive, got {self.limit_queries}")
+
+    @property
+    def experiment_name(self) -> str:
+        return self.name or self.collection.replace("/", "__")
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclasses to plain JSON-able values (tuples become lists)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+_SCALARS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def _check_type(annotation: Any, value: Any, where: str) -> None:
+    """Check scalar fields against their annotation (``int``, ``str | None`` ...)."""
+    parts = [p.strip() for p in str(annotation).split("|")]
+    if value is None:
+        if "None" not in parts:
+            raise ConfigError(f"{where}: a value is required")
+        return
+    base = parts[0]
+    if base in _SCALARS:
+        wrong_bool = isinstance(value, bool) and base != "bool"
+        if wrong_bool or not isinstance(value, _SCALARS[base]):
+            raise ConfigError(f"{where}: expected {base}, got {value!r}")
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(known)}")
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "bm25":
+            value = _build(Bm25Params, value, f"{where}.bm25")
+        elif key == "first_stage":
+            value = _build(FirstStageConfig, value, f"{where}.first_stage")
+        elif key == "rerankers":
+            if not isinstance(value, list):
+                raise ConfigError(f"{where}.rerankers: expected a list of tables ([[rerankers]])")
+            value = tuple(_build(RerankerConfig, v, f"{where}.rerankers[{i}]") for i, v in enumerate(value))
+        elif key == "measures" and value is not None:
+            value = tuple(value)
+        _check_type(known[key].type, value, f"{where}.{key}")
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def from_dict(data: dict[str, Any], where: str = "experiment") -> ExperimentConfig:
+    """Build and validate an experiment from a plain dict (TOML or a results record)."""
+    if "collection" not in data:
+        raise ConfigError(f"{where}: missing required key 'collection'")
+    return _build(ExperimentConfig, data, where)  # type: ignore[no-any-return]
+
+
+def experiments_dir() -> Path:
+    """Where named experiments live: ``$BENCH_EXPERIMENTS_DIR`` or ``./experiments``."""
+    return Path(os.environ.get("BENCH_EXPERIMENTS_DIR", "experiments"))
+
+
+def find_experiment(target: str) -> Path | None:
+    """``experiments/x.toml``, a path to a .toml file, or a bare name found in the experiments folder."""
+    if target.endswith(".toml"):
+        path = Path(target)
+        if not path.is_file():
+            raise ConfigError(f"experiment file {target} not found")
+        return path
+    candidate = experiments_dir() / f"{target}.toml"
+    return candidate if "/" not in target and candidate.is_file() else None
+
+
+def load_toml(path: Path) -> ExperimentConfig:
+    """Read and validate an experiment file; a relative ``data_dir`` is taken relative to the file."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    data.setdefault("name", path.stem)
+    if data.get("data_dir") and not os.path.isabs(data["data_dir"]):
+        data["data_dir"] = os.path.normpath(os.path.join(path.parent, data["data_dir"]))
+    return from_dict(data, where=str(path))
+
+
+def override(config: ExperimentConfig, changes: dict[str, Any], reranker_changes: dict[str, Any]) -> ExperimentConfig:
+    """Apply command-line overrides, logging each one that changes the file's value."""
+    for key, value in changes.items():
+        if getattr(config, key) != value:
+            log.info("command line overrides %s: %r -> %r", key, getattr(config, key), value)
+    config = dataclasses.replace(config, **changes)
+    if reranker_changes:
+        updated = []
+        for reranker in config.rerankers:
+            for key, value in reranker_changes.items():
+                if getattr(reranker, key) != value:
+                    log.info("command line overrides rerankers.%s (%s): %r -> %r", key, reranker.model, getattr(reranker, key), value)
+            updated.append(dataclasses.replace(reranker, **reranker_changes))
+        config = dataclasses.replace(config, rerankers=tuple(updated))
+    return config

@@ -1,0 +1,92 @@
+"""Bi-encoders: a sentence-transformers folder used as a reranker.
+
+Query and passage are embedded separately (the folder's pooling: mean, CLS or max,
+then L2 normalisation when its ``modules.json`` has a Normalize module) and the score
+is their cosine similarity. This lets bi- and cross-encoders sit in one table. The
+pooling is read from the folder's own config, so sentence-transformers is not needed
+at run time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ModelError
+from .base import Reranker
+from .locate import check_weights, read_json
+
+
+class BiEncoder(Reranker):
+    kind = "bi-encoder"
+
+    def _load(self) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        root = self.located.path
+        modules = read_json(root / "modules.json")
+        transformer = next((m for m in modules if m.get("type", "").endswith("Transformer")), None)
+        pooling = next((m for m in modules if m.get("type", "").endswith("Pooling")), None)
+        if transformer is None or pooling is None:
+            raise ModelError(f"sentence-transformers folder {root} needs a Transformer and a Pooling module in modules.json")
+        path = root / transformer.get("path", "")
+        pool_cfg = read_json(root / pooling["path"] / "config.json")
+        if pool_cfg.get("pooling_mode_cls_token"):
+            self.pooling = "cls"
+        elif pool_cfg.get("pooling_mode_max_tokens"):
+            self.pooling = "max"
+        elif pool_cfg.get("pooling_mode_mean_tokens") or pool_cfg.get("pooling_mode_mean_sqrt_len_tokens"):
+            self.pooling = "mean"
+        else:
+            raise ModelError(f"{root / pooling['path'] / 'config.json'}: unsupported pooling mode; use mean, cls or max")
+        self.normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
+        st_cfg_path = path / "sentence_bert_config.json"
+        st_cfg = read_json(st_cfg_path) if st_cfg_path.is_file() else {}
+        self.max_length = min(self.settings.max_length, int(st_cfg.get("max_seq_length") or self.settings.max_length))
+        check_weights(path, self.settings.allow_pickle)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=self.settings.trust_remote_code)
+            model = AutoModel.from_pretrained(
+                path, trust_remote_code=self.settings.trust_remote_code, use_safetensors=not self.settings.allow_pickle or None
+            )
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"model {self.located.spec!r} could not be loaded: {str(exc).splitlines()[0]}") from None
+        self.model = self.place(model)
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out.update(pooling=getattr(self, "pooling", None), normalize=getattr(self, "normalize", None))
+        return out
+
+    def _embed(self, batch: dict[str, Any]) -> Any:
+        import torch
+
+        hidden = self.model(**batch).last_hidden_state.float()
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        elif self.pooling == "max":
+            pooled = hidden.masked_fill(mask == 0, float("-inf")).max(dim=1).values
+        else:
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        if self.normalize:
+            pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+        return pooled
+
+    def embed(self, texts: list[str]) -> Any:
+        import torch
+
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=False, return_attention_mask=False)
+        keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
+        features = [{k: enc[k][i] for k in keys} for i in range(len(texts))]
+        rows = self.run_batches(features, self._embed, self.tokenizer.pad_token_id or 0)
+        return torch.tensor(rows, dtype=torch.float32)
+
+    def _score(self, query: str, passages: list[str]) -> list[float]:
+        import torch
+
+        q = self.embed([query])
+        p = self.embed(passages)
+        if not self.normalize:
+            q = torch.nn.functional.normalize(q, dim=-1)
+            p = torch.nn.functional.normalize(p, dim=-1)
+        return (p @ q[0]).tolist()

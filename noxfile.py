@@ -1,0 +1,61 @@
+"""Sessions: tests (the README's test command), slow, lint, typecheck, reproduce, benchmarks.
+
+Each session installs bench into its own virtualenv. torch is pinned here to the CPU
+build that CI machines carry (override with BENCH_TORCH, e.g. BENCH_TORCH=torch for a
+CUDA machine); the package itself never pins torch.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+TORCH = os.environ.get("BENCH_TORCH", "torch==2.13.0")
+
+
+def _install(session: nox.Session, extras: str = "test") -> None:
+    session.install(TORCH)
+    session.install("-e", f".[{extras}]")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The default test suite (no network; real-data tests skip when ../shared/data is absent)."""
+    _install(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Long real-data runs (kill-and-resume, determinism of the DL19 experiment, reports in a browser)."""
+    _install(session)
+    session.run("pytest", "-m", "slow", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "bench", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    _install(session)
+    session.install("mypy")
+    session.run("mypy", "bench")
+
+
+@nox.session
+def reproduce(session: nox.Session) -> None:
+    """Re-run every committed table in reports/ and fail on metric drift."""
+    _install(session)
+    records = sorted(glob.glob("reports/*/results.json"))
+    if not records:
+        session.error("no committed results in reports/")
+    for record in records:
+        session.run("python", "-m", "bench", "reproduce", record, *session.posargs)
