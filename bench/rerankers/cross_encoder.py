@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from ..errors import ModelError
-from .base import Reranker
+from .base import Batches, Reranker
 from .locate import check_weights, read_json
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,9 @@ class CrossEncoder(Reranker):
         keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
         return [{k: enc[k][i] for k in keys} for i in range(len(passages))]
 
-    def _score(self, query: str, passages: list[str]) -> list[float]:
-        features = self.encode(query, passages)
+    def prepare(self, query: str, passages: list[str]) -> Batches:
+        return self.batches(self.encode(query, passages), self.tokenizer.pad_token_id or 0)
+
+    def forward(self, prepared: Batches) -> list[float]:
         label = self.label
-        return self.run_batches(features, lambda batch: self.model(**batch).logits[:, label], self.tokenizer.pad_token_id or 0)
+        return self.run_batches(prepared, lambda batch: self.model(**batch).logits[:, label])
