@@ -179,8 +179,8 @@ def _same_postings(ref, mine) -> int:
         mid = mine.vocab_dict[term]
         a = slice(ref.scores["indptr"][tid], ref.scores["indptr"][tid + 1])
         b = slice(mine.scores["indptr"][mid], mine.scores["indptr"][mid + 1])
-        same = np.array_equal(ref.scores["indices"][a], mine.scores["indices"][b]) and np.array_equal(ref.scores["data"][a], mine.scores["data"][b])
-        bad += not same
+        same_docs = np.array_equal(ref.scores["indices"][a], mine.scores["indices"][b])
+        bad += not (same_docs and np.array_equal(ref.scores["data"][a], mine.scores["data"][b]))
     return bad
 
 
@@ -238,3 +238,11 @@ def test_fast_path_same_rankings_as_rank_bm25(tiny_collection: Path, tmp_path: P
         a, _ = retrieve(fast, c.queries, k)
         b, _ = retrieve(slow, c.queries, k)
         assert {q: [d for d, _ in ranked(a[q])] for q in a} == {q: [d for d, _ in ranked(b[q])] for q in b}
+
+
+def test_threaded_retrieve_equals_sequential(vaswani: Path, tmp_path: Path):
+    c = collections.load("vaswani", vaswani.parent)
+    index = Bm25sIndex.cached(c.docs, c.docs.fingerprint(), Bm25Params(), root=tmp_path)
+    one, lat_one = retrieve(index, c.queries, 100)
+    two, lat_two = retrieve(index, c.queries, 100, threads=2)
+    assert list(one) == list(two) and one == two and set(lat_two) == set(lat_one)

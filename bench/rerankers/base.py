@@ -188,6 +188,14 @@ class Reranker:
                 )
         return scores
 
+    def load_kwargs(self) -> dict[str, Any]:
+        """``from_pretrained`` arguments that load weights straight into the target dtype (no fp32 copy first)."""
+        import transformers
+        from packaging.version import Version
+
+        key = "dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype"
+        return {key: torch_dtype(self.settings.dtype)}
+
     def place(self, model: Any) -> Any:
         """Move a model to the device with its weights in the target dtype.
 

@@ -46,7 +46,10 @@ class BiEncoder(Reranker):
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=self.settings.trust_remote_code)
             model = AutoModel.from_pretrained(
-                path, trust_remote_code=self.settings.trust_remote_code, use_safetensors=not self.settings.allow_pickle or None
+                path,
+                trust_remote_code=self.settings.trust_remote_code,
+                use_safetensors=not self.settings.allow_pickle or None,
+                **self.load_kwargs(),
             )
         except (OSError, ValueError) as exc:
             raise ModelError(f"model {self.located.spec!r} could not be loaded: {str(exc).splitlines()[0]}") from None

@@ -52,6 +52,7 @@ class CrossEncoder(Reranker):
                 trust_remote_code=self.settings.trust_remote_code,
                 use_safetensors=not self.settings.allow_pickle or None,
                 output_loading_info=True,
+                **self.load_kwargs(),
             )
         except ValueError as exc:
             if "trust_remote_code" in str(exc):
