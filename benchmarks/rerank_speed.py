@@ -53,7 +53,8 @@ def run_harness(reranker: Any, collection: Any, qids: list[str], top_k: int = 10
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        out = rerank(reranker, collection.queries, collection.candidates, qids, top_k, collection.docs, Path(tmp) / "run.trec", "bench", "bench")
+        run_file = Path(tmp) / "run.trec"
+        out = rerank(reranker, collection.queries, collection.candidates, qids, top_k, collection.docs, run_file, "bench", "bench")
         wall = time.perf_counter() - started
     top = {q: dict(list(sorted(out.run[q].items(), key=lambda kv: -kv[1]))[:top_k]) for q in qids}
     return top, wall, sum(out.latency_ms.values()) / 1000.0
@@ -163,7 +164,8 @@ def main() -> None:
         bi_fp32 = harness_reranker(bi, dtype="float32")
         run_default, _, _ = run_harness(bi_default, collection, qids)
         run_fp32, _, _ = run_harness(bi_fp32, collection, qids)
-        result["quality_minilm_bi_encoder"] = {"dtype_default": bi_default.settings.dtype, **agreement(run_default, run_fp32, collection.qrels)}
+        quality = agreement(run_default, run_fp32, collection.qrels)
+        result["quality_minilm_bi_encoder"] = {"dtype_default": bi_default.settings.dtype, **quality}
     emit(result, args.out)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-STOPWORDS = "the of and to a in is that for it as was with be by on not he i this are or his from at which but have an they you were".split()
+STOPWORDS = "the of and to a in is that for it as was with be by on not he i this are or his from at which but have an they you".split()
 VOCAB = 500_000
 ZIPF = 1.07
 SEED = 1234
@@ -23,7 +23,7 @@ def vocabulary(size: int = VOCAB, seed: int = SEED) -> list[str]:
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    onsets = ["", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "br", "ch", "st", "tr", "pl", "gr"]
+    onsets = ["", *"bcdfghjklmnprstvwz", "br", "ch", "st", "tr", "pl", "gr"]
     vowels = ["a", "e", "i", "o", "u", "ai", "ea", "ou"]
     codas = ["", "n", "r", "s", "t", "l", "m", "ng", "ck", "st"]
     syllables = [o + v + c for o in onsets for v in vowels for c in codas]

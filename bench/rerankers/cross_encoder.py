@@ -62,7 +62,10 @@ class CrossEncoder(Reranker):
             raise ModelError(f"model {self.located.spec!r} could not be loaded: {str(exc).splitlines()[0]}") from None
         missing = [k for k in info.get("missing_keys", []) if "classifier" in k or "score" in k]
         if missing:
-            raise ModelError(f"model {self.located.spec!r}: classification head weights missing ({missing[0]}); the checkpoint is not a trained cross-encoder")
+            raise ModelError(
+                f"model {self.located.spec!r}: classification head weights missing ({missing[0]}); "
+                "the checkpoint is not a trained cross-encoder"
+            )
         self.num_labels = int(model.config.num_labels)
         self.label = 0 if self.num_labels == 1 else relevant_index(model.config)
         self.model = self.place(model)

@@ -72,7 +72,10 @@ def locate(spec: str, revision: str | None = None, allow_download: bool = True) 
     if os.path.isdir(expanded):
         return LocatedModel(spec, Path(expanded).resolve(), "local", None)
     if _looks_like_path(spec):
-        raise ModelError(f"model folder {spec!r} does not exist; pass an existing folder or a Hugging Face id such as cross-encoder/ms-marco-MiniLM-L-6-v2")
+        raise ModelError(
+            f"model folder {spec!r} does not exist; "
+            "pass an existing folder or a Hugging Face id such as cross-encoder/ms-marco-MiniLM-L-6-v2"
+        )
     bundled = BUNDLED.get(spec)
     if bundled and revision is None and importlib.util.find_spec(bundled[0]) is not None:
         origin = importlib.util.find_spec(bundled[0]).origin  # type: ignore[union-attr]
