@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import ConfigError
 from .store import atomic_dir, cache_dir, file_lock, stable_hash
@@ -145,7 +145,7 @@ class Bm25sIndex:
         retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
         for key in ("data", "indices", "indptr"):
             retriever.scores[key] = _readonly(np.asarray(retriever.scores[key]))
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         doc_ids = np.load(folder / "doc_ids.npy", mmap_mode=mode)
         by_rank = np.load(folder / "doc_order.npy", mmap_mode=mode)
         return cls(retriever, doc_ids, Tokenizer(params), folder, by_rank=by_rank)

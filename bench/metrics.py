@@ -89,7 +89,7 @@ def _import_ranx_metrics() -> Any:
     try:
         from numba import config
 
-        config.THREADING_LAYER = "workqueue"  # what ranx's __init__ sets
+        config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]  # what ranx's __init__ sets
         import ranx.metrics
 
         return ranx.metrics
@@ -106,7 +106,9 @@ def ranx_metric(metric: str) -> Callable[..., Any]:
         module = _import_ranx_metrics()
     except Exception as exc:  # fall back to the plain, slow import
         log.debug("fast ranx.metrics import failed (%s); importing ranx normally", exc)
-        import ranx.metrics as module
+        import ranx.metrics
+
+        module = ranx.metrics
     return module.metric_switch(metric)  # type: ignore[no-any-return]
 
 

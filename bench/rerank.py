@@ -128,7 +128,7 @@ def rerank(
         for count, ((qid, ids), scores) in enumerate(progress(scored, len(todo), desc), start=1):
             synchronize(reranker.settings.device)
             now = time.perf_counter()
-            row = {"qid": qid, "docs": ids, "scores": scores, "ms": (now - last) * 1000.0}
+            row: dict[str, Any] = {"qid": qid, "docs": ids, "scores": scores, "ms": (now - last) * 1000.0}
             last = now
             done[qid] = row
             fh.write(json.dumps(row) + "\n")
