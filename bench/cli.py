@@ -54,6 +54,16 @@ def _add_datasets(sub: Any) -> None:
     p.set_defaults(func=cmd_datasets)
 
 
+def _add_reproduce(sub: Any) -> None:
+    p = sub.add_parser("reproduce", help="re-run a recorded experiment and fail when a metric drifts")
+    p.add_argument("results", help="a results.json written by `bench run`")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed |delta| per metric (default 1e-4)")
+    p.add_argument("--latency-tolerance", type=float, help="fail when p50 latency exceeds the recorded one by this ratio (e.g. 1.5)")
+    p.add_argument("--data-dir", help="folder with local collections, when the recorded one is not found")
+    p.add_argument("--output", help="keep the reproduced runs and results here (default: a temporary folder)")
+    p.set_defaults(func=cmd_reproduce)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="IR evaluation harness: BM25 + rerankers, trec_eval-exact metrics, latency.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -63,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_evaluate(sub)
     _add_datasets(sub)
+    _add_reproduce(sub)
     return parser
 
 
@@ -88,7 +99,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
     else:
         config = cfg.ExperimentConfig(collection=args.target)
     changes: dict[str, Any] = {}
-    for key in ("data_dir", "limit_queries", "name"):
+    if args.data_dir is not None:
+        changes["data_dir"] = os.path.abspath(args.data_dir)
+    for key in ("limit_queries", "name"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
     if args.measures:
@@ -112,9 +125,10 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import experiment, tables
+    from .config import find_experiment
 
     config = config_from_args(args)
-    record = experiment.run(config, output=args.output, force=args.force)
+    record = experiment.run(config, output=args.output, force=args.force, experiment_file=find_experiment(args.target))
     sys.stdout.write(tables.summary(record))
     log.info("results: %s", record["_path"])
     return 0
@@ -139,6 +153,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .errors import DriftError
+    from .reproduce import reproduce
+
+    try:
+        text, _ = reproduce(args.results, args.tolerance, args.latency_tolerance, args.data_dir, args.output)
+    except DriftError as exc:
+        sys.stdout.write(exc.table)
+        raise
+    sys.stdout.write(text)
+    sys.stdout.write(f"reproduced {args.results} within {args.tolerance:g}\n")
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from .collections import ALIASES, data_dir
 
@@ -158,6 +186,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
     for noisy in ("urllib3", "filelock", "huggingface_hub", "numba", "bm25s", "transformers", "ir_datasets"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' per-load bars; bench shows its own progress
     if not args.verbose:
         import warnings
 

@@ -170,7 +170,11 @@ def find_experiment(target: str) -> Path | None:
 
 
 def load_toml(path: Path) -> ExperimentConfig:
-    """Read and validate an experiment file; a relative ``data_dir`` is taken relative to the file."""
+    """Read and validate an experiment file.
+
+    A relative ``data_dir`` stays as written (so a results record reproduces on another
+    checkout); :func:`resolve_data_dir` takes it relative to the experiment file's folder.
+    """
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -181,9 +185,14 @@ def load_toml(path: Path) -> ExperimentConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc})") from None
     data.setdefault("name", path.stem)
-    if data.get("data_dir") and not os.path.isabs(data["data_dir"]):
-        data["data_dir"] = os.path.normpath(os.path.join(path.parent, data["data_dir"]))
     return from_dict(data, where=str(path))
+
+
+def resolve_data_dir(data_dir: str | None, base_dir: str | os.PathLike[str] | None) -> str | None:
+    """A relative ``data_dir`` from an experiment file is relative to that file's folder."""
+    if not data_dir or os.path.isabs(data_dir) or base_dir is None:
+        return data_dir
+    return os.path.normpath(os.path.join(base_dir, data_dir))
 
 
 def override(config: ExperimentConfig, changes: dict[str, Any], reranker_changes: dict[str, Any]) -> ExperimentConfig:
