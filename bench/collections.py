@@ -260,7 +260,7 @@ def _read_ir_datasets(name: str, dataset_id: str, dataset: Any) -> Collection:
     except Exception as exc:
         raise _ir_datasets_error(name, dataset_id, "qrels", exc) from exc
     _check(name, queries, qrels)
-    candidates = None
+    candidates: Run | None = None
     if dataset.has_scoreddocs():
         try:
             candidates = {}

@@ -162,7 +162,7 @@ def _bm25(config: ExperimentConfig, collection: collections_mod.Collection, quer
     else:
         index = bm25.RankBm25Index(list(collection.docs), params)
     load_s = time.perf_counter() - started
-    run, latency = bm25.retrieve(index, queries, config.first_stage.depth, lambda q: progress(q, len(q), "bm25"))
+    run, latency = bm25.retrieve(index, queries, config.first_stage.depth, lambda q: progress(q, len(queries), "bm25"))
     info = {"kind": "bm25", "params": to_dict(params), "index_load_s": load_s, "index": str(getattr(index, "path", None))}
     return run, latency, info
 

@@ -94,7 +94,7 @@ def reproduce(
     tolerance: float = 1e-4,
     latency_tolerance: float | None = None,
     data_dir: str | None = None,
-    output: str | os.PathLike[str] | None = None,
+    output: str | Path | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Re-run the record's experiment; return the comparison text, or raise DriftError."""
     import dataclasses
@@ -126,10 +126,10 @@ def reproduce(
         what = []
         if drift:
             worst = max(drift, key=lambda r: float("inf") if r.delta is None else abs(r.delta))
-            shown = "missing" if worst.delta is None else f"{worst.expected:.6f} -> {worst.got:.6f}"
+            shown = "missing" if worst.expected is None or worst.got is None else f"{worst.expected:.6f} -> {worst.got:.6f}"
             what.append(f"{len(drift)} metric(s) drifted beyond {tolerance:g}, e.g. {worst.system} {worst.measure} {shown}")
         if slow:
-            what.append("latency beyond x{:g}: {}".format(latency_tolerance, ", ".join(f"{k} x{v:.2f}" for k, v in slow.items())))
+            what.append(f"latency beyond x{latency_tolerance:g}: " + ", ".join(f"{k} x{v:.2f}" for k, v in slow.items()))
         envtext = "; environment differs: " + ", ".join(env) if env else "; environment matches the record"
         raise DriftError(f"{record_path}: " + "; ".join(what) + envtext, text)
     return text, got

@@ -117,7 +117,7 @@ def rerank(
             scores = reranker.score(queries[qid], [texts[d] for d in ids])
             synchronize(reranker.settings.device)
             ms = (time.perf_counter() - started) * 1000.0
-            row = {"qid": qid, "docs": ids, "scores": scores, "ms": ms}
+            row: dict[str, Any] = {"qid": qid, "docs": ids, "scores": scores, "ms": ms}
             done[qid] = row
             fh.write(json.dumps(row) + "\n")
             fh.flush()
