@@ -136,6 +136,7 @@ class Report:
     alpha: float
     cells: dict[tuple[tuple[str, str | None, str | None], str], Cell]
     notes: list[str]
+    _index: dict[tuple[tuple[str, str | None, str | None], str, str], Comparison] = field(default_factory=dict, repr=False)
 
     @property
     def multi_collection(self) -> bool:
@@ -159,10 +160,10 @@ class Report:
         return self.cells[(row.key, column.key)]
 
     def comparison(self, row: Row, collection: str, measure: str) -> Comparison | None:
-        for c in self.comparisons:
-            if c.row is row and c.collection == collection and c.measure == measure:
-                return c
-        return None
+        """The test of ``row`` on one collection and measure (None for a baseline or a missing value)."""
+        if len(self._index) != len(self.comparisons):
+            self._index = {(c.row.key, c.collection, c.measure): c for c in self.comparisons}
+        return self._index.get((row.key, collection, measure))
 
     def queries(self, collection: str) -> int:
         return max(int(s.record.get("queries") or 0) for s in self.sources if s.collection == collection)
