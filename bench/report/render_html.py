@@ -19,12 +19,12 @@ CSS = """
 :root { color-scheme: light; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif;
        color: #1b1f24; background: #fff; margin: 0; }
-main { max-width: 1240px; margin: 0 auto; padding: 1.5rem 1.25rem 3rem; }
+main { max-width: 1400px; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
 h1 { font-size: 1.5rem; margin: 0 0 .3rem; } h2 { font-size: 1.15rem; margin: 2rem 0 .6rem; border-bottom: 1px solid #d0d7de; }
 .meta { color: #57606a; margin: 0 0 1rem; }
 .table-wrap { overflow-x: auto; border: 1px solid #d0d7de; border-radius: 6px; }
-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; font-size: 14px; }
-th, td { padding: .35rem .6rem; border-bottom: 1px solid #eaeef2; white-space: nowrap; text-align: right; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; font-size: 13.5px; }
+th, td { padding: .35rem .5rem; border-bottom: 1px solid #eaeef2; white-space: nowrap; text-align: right; }
 th { background: #f6f8fa; font-weight: 600; } thead tr.group th { text-align: center; border-bottom: 1px solid #d0d7de; }
 th:first-child, td:first-child { text-align: left; position: sticky; left: 0; background: #fff; }
 thead th:first-child { background: #f6f8fa; }
@@ -98,7 +98,7 @@ def _records(report: Report) -> str:
             "commit": f"{git.get('commit') or 'unknown'}{' (with local changes)' if git.get('dirty') else ''}",
             "config hash": record.get("config_hash", "?"), "queries": record.get("queries", "?"),
         }))
-        parts.append(f"<details><summary>Device</summary>{_kv(record.get('device') or {})}</details>")
+        parts.append(f"<details open><summary>Device</summary>{_kv(record.get('device') or {})}</details>")
         parts.append(f"<details><summary>Library versions</summary>{_kv(record.get('versions') or {})}</details>")
         config = json.dumps(record.get("config") or {}, indent=2, sort_keys=True)
         parts.append(f"<details><summary>Config</summary><pre>{escape(config)}</pre></details>")

@@ -48,8 +48,9 @@ def legend(report: Report) -> list[str]:
         f"{DEGRADED} significantly worse: two-sided {test_description(report)} on per-query values, "
         f"Holm–Bonferroni corrected over all {m} comparisons in the table, α = {report.alpha:g}.",
         "Bold: best per column (measures and pairs/s: highest; latency and rerank seconds: lowest).",
-        "Latency: end-to-end milliseconds per query (first stage plus rerank; '-' where the first stage was precomputed); "
-        "pairs/s and rerank s: reranking throughput and total reranking time; params: model parameters.",
+        "Latency: end-to-end milliseconds per query, first stage plus rerank (a precomputed first stage has none, '-', "
+        "and then rerankers' latency is reranking alone); pairs/s and rerank s: reranking throughput and total reranking time; "
+        "params: model parameters.",
     ]
     if any(r.is_difference for r in report.rows):
         lines.append(
