@@ -312,6 +312,22 @@ def test_same_system_twice_with_difference_rows(records):
     assert "Δ rows: the later measurement minus the first" in render_md.render(report)
 
 
+def test_records_with_different_query_sets_are_paired_on_common_queries(records, tmp_path: Path):
+    record = _record(records["b"])
+    for system in record["systems"]:
+        for values in system["per_query"].values():
+            values.pop("3")
+    record["queries"] = 2
+    fewer = tmp_path / "fewer" / "results.json"
+    fewer.parent.mkdir()
+    fewer.write_text(json.dumps(record))
+    report = build_report([records["a"], fewer])
+    diff_row = next(r for r in report.rows if r.label == "Δ tiny-ce (tiny-b − tiny)")
+    c = report.comparison(diff_row, "tiny", "AP")
+    assert c is not None and c.queries == 2
+    assert "Δ tiny-ce (tiny-b − tiny) vs tiny-ce [tiny] on tiny: tested on the 2 queries both have (of 3)." in report.notes
+
+
 # --- HTML ----------------------------------------------------------------------------------------------------
 
 

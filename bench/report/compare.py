@@ -146,11 +146,6 @@ class Report:
     def first_measure(self) -> str:
         return self.measures[0]
 
-    @property
-    def versioned(self) -> bool:
-        """Whether some collection appears in several records (rows then carry record labels)."""
-        return any(r.variant is not None for r in self.rows)
-
     def is_baseline(self, row: Row) -> bool:
         return not row.is_difference and not any(c.row is row for c in self.comparisons) and any(
             c.base is row for c in self.comparisons
@@ -265,16 +260,16 @@ def _baseline_for(row: Row, collection: str, rows: list[Row], primary: Row, fixe
 
 
 def _paired(system: dict[str, Any], baseline: dict[str, Any], measure: str) -> tuple[list[float], list[float], int]:
-    mine = system["per_query"].get(measure) or {}
-    base = baseline["per_query"].get(measure) or {}
+    mine = (system.get("per_query") or {}).get(measure) or {}
+    base = (baseline.get("per_query") or {}).get(measure) or {}
     qids = [q for q in base if q in mine]
     return [float(mine[q]) for q in qids], [float(base[q]) for q in qids], max(len(mine), len(base))
 
 
 def _compare(row: Row, collection: str, measure: str, system: dict[str, Any], baseline: dict[str, Any], against: str,
              base_row: Row | None, test: str, notes: list[str]) -> Comparison | None:
-    if measure not in system["per_query"] or measure not in baseline["per_query"]:
-        return None
+    if not all((s.get("per_query") or {}).get(measure) for s in (system, baseline)):
+        return None  # the measure is not in one of the records
     a, b, n = _paired(system, baseline, measure)
     if not a:
         notes.append(f"{row.label} and {against} on {collection} share no queries for {measure}; not tested.")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import DataError
 from ..results import read
 
 
@@ -55,6 +56,9 @@ def _unique_within_collections(records: list[tuple[Path, dict[str, Any]]], label
 def load_sources(paths: list[str | os.PathLike[str]]) -> list[Source]:
     """Read every record (one-line errors for missing or invalid files) and label them."""
     records = [(Path(p), read(p)) for p in paths]
+    for path, record in records:
+        if not record["systems"]:
+            raise DataError(f"{path}: the results record has no systems; run `python -m bench run` again")
     candidates = []
     for path, record in records:
         source = Source(path, record, "")
