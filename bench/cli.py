@@ -64,6 +64,18 @@ def _add_reproduce(sub: Any) -> None:
     p.set_defaults(func=cmd_reproduce)
 
 
+def _add_report(sub: Any) -> None:
+    p = sub.add_parser("report", help="compare systems from results records: significance, latency, figures (md, html, csv, tex)")
+    p.add_argument("results", nargs="+", help="results records (reports/<experiment>/results.json); several compare side by side")
+    p.add_argument("--baseline", help="system to test against (default: the first stage)")
+    p.add_argument("--measures", nargs="+", help="measures to show (default: all in the records)")
+    p.add_argument("--test", default="t", help="paired test: t (default), randomization or wilcoxon")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm-Bonferroni (default 0.05)")
+    p.add_argument("--format", default="md,html,csv,tex", help="comma-separated formats (default md,html,csv,tex)")
+    p.add_argument("--output", help="folder for the report (default: beside the first results file, or its ../comparison for several)")
+    p.set_defaults(func=cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="IR evaluation harness: BM25 + rerankers, trec_eval-exact metrics, latency.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -74,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_datasets(sub)
     _add_reproduce(sub)
+    _add_report(sub)
     return parser
 
 
@@ -131,6 +144,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     record = experiment.run(config, output=args.output, force=args.force, experiment_file=find_experiment(args.target))
     sys.stdout.write(tables.summary(record))
     log.info("results: %s", record["_path"])
+    from .report import report_for_run
+
+    report_for_run(record["_path"])
     return 0
 
 
@@ -164,6 +180,21 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         raise
     sys.stdout.write(text)
     sys.stdout.write(f"reproduced {args.results} within {args.tolerance:g}\n")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .report import build_report, parse_formats, render_md, write_report
+
+    formats = parse_formats(args.format)
+    report = build_report(args.results, baseline=args.baseline, measures=args.measures, test=args.test, alpha=args.alpha)
+    first = Path(args.results[0]).parent
+    output = args.output or (first if len(args.results) == 1 else first.parent / "comparison")
+    written = write_report(report, output, formats)
+    sys.stdout.write(render_md.render(report))
+    log.info("report written to %s (%s)", output, ", ".join(sorted(p.name for p in written.values())))
     return 0
 
 
