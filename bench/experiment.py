@@ -282,6 +282,7 @@ def run(
     from .config import resolve_data_dir
 
     started = time.perf_counter()
+    git = git_commit()  # the code that runs is the code checked out now, not after a long run
     paths = Paths.for_output(output)
     base_dir = Path(experiment_file).parent if experiment_file else None
     data_dir = resolve_data_dir(config.data_dir, base_dir)
@@ -301,7 +302,7 @@ def run(
     for reranker_cfg, model, name in zip(config.rerankers, located, _unique_names(config, located, systems[0].name)):
         systems.append(rerank_stage(reranker_cfg, model, name, config, collection, systems[0], qids, paths, force))
     judged = {q: collection.qrels[q] for q in qids}
-    record = build_record(config, collection, measures, systems, judged, paths, time.perf_counter() - started)
+    record = build_record(config, collection, measures, systems, judged, paths, time.perf_counter() - started, git)
     record["experiment_file"] = str(experiment_file) if experiment_file else None
     results_file = paths.reports / safe_name(config.experiment_name, "experiment name") / "results.json"
     write_json(results_file, record)
@@ -317,8 +318,9 @@ def build_record(
     qrels: dict[str, dict[str, int]],
     paths: Paths,
     wall_s: float,
+    git: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every system and assemble the results record."""
+    """Evaluate every system and assemble the results record (``git``: the commit when the run started)."""
     from .rerankers.device import describe_device
 
     first_ms = systems[0].latency.get("first_stage_ms")
@@ -358,7 +360,7 @@ def build_record(
         "queries": len(qrels),
         "versions": versions(),
         "device": describe_device(devices[0]) if devices else {"type": "cpu", "name": platform.processor() or platform.machine()},
-        "git": git_commit(),
+        "git": git if git is not None else git_commit(),
         "wall_s": wall_s,
         "notes": [
             "Documents below each reranker's top_k keep their first-stage order, so depth-based measures (R@1000) "
