@@ -158,6 +158,8 @@ def _setup_logging(args: argparse.Namespace) -> None:
     for noisy in ("urllib3", "filelock", "huggingface_hub", "numba", "bm25s", "transformers", "ir_datasets"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.quiet or not sys.stderr.isatty():  # transformers' "Loading weights" bar: keep -q and CI logs to real messages
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if not args.verbose:
         import warnings
 
