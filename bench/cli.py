@@ -160,6 +160,8 @@ def _setup_logging(args: argparse.Namespace) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.quiet or not sys.stderr.isatty():  # transformers' "Loading weights" bar: keep -q and CI logs to real messages
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        if "transformers" in sys.modules:  # imported before main() (called from Python): the variable is read at import
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
     if not args.verbose:
         import warnings
 

@@ -24,6 +24,7 @@ from .errors import ConfigError
 from .latency import combine, summarize
 from .measures import parse_measures
 from .metrics import evaluate
+from .rerankers.locate import locate as locate_model
 from .results import SCHEMA_VERSION, git_commit, versions
 from .store import file_lock, safe_name, stable_hash, write_json
 from .trec import Run, qid_order, read_run, write_run
@@ -280,6 +281,8 @@ def run(config: ExperimentConfig, output: str | Path | None = None, force: bool 
     measures = parse_measures(list(config.measures or collection.measures))
     qids = _query_ids(config, collection)
     log.info("collection %s: %d judged queries (%s)", collection.name, len(qids), collection.source)
+    for reranker_cfg in config.rerankers:  # a wrong --model fails now, not after the first stage has run
+        locate_model(reranker_cfg.model, reranker_cfg.revision)
     systems = [first_stage(config, collection, qids, paths, force)]
     if config.rerankers and collection.docs is None:
         raise ConfigError(f"collection {collection.name!r} has no document text; rerankers need a corpus")
