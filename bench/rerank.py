@@ -16,14 +16,15 @@ like with the first stage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .collections import Documents
 from .errors import DataError
@@ -36,6 +37,7 @@ from .trec import Run, ranked
 log = logging.getLogger(__name__)
 
 FSYNC_EVERY = 5
+KEPT = "free space and run the same command again; the finished queries are kept"
 
 
 @dataclass
@@ -78,20 +80,28 @@ def _header(run_hash: str) -> str:
     return json.dumps({"hash": run_hash}) + "\n"
 
 
-def open_partial(path: Path, run_hash: str, done: dict[str, dict[str, Any]]) -> Any:
+@contextlib.contextmanager
+def open_partial(path: Path, run_hash: str, done: dict[str, dict[str, Any]]) -> Iterator[IO[str]]:
     """The partial file, ready for appending: fresh (header only) or rewritten with exactly the rows in ``done``.
 
     Rewriting drops a torn last line, so the next line does not land on the end of it.
     """
-    with disk_errors(path):
+    with disk_errors(path, KEPT):
         if done:
             write_text(path, _header(run_hash) + "".join(json.dumps(row) + "\n" for row in done.values()))
-            return open(path, "a", encoding="utf-8")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(path, "w", encoding="utf-8")
-        fh.write(_header(run_hash))
-        fh.flush()
-        return fh
+            fh = open(path, "a", encoding="utf-8")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(path, "w", encoding="utf-8")
+    try:
+        if not done:
+            with disk_errors(path, KEPT):
+                fh.write(_header(run_hash))
+                fh.flush()
+        yield fh
+    finally:
+        with contextlib.suppress(OSError):  # after a failed write (disk full) closing fails too; that error is already raised
+            fh.close()
 
 
 def assemble(first: Mapping[str, float], docs: list[str], scores: list[float]) -> dict[str, float]:
@@ -139,12 +149,12 @@ def rerank(
             ms = (time.perf_counter() - started) * 1000.0
             row = {"qid": qid, "docs": ids, "scores": scores, "ms": ms}
             done[qid] = row
-            with disk_errors(part):
+            with disk_errors(part, KEPT):
                 fh.write(json.dumps(row) + "\n")
                 fh.flush()
                 if count % FSYNC_EVERY == 0:
                     os.fsync(fh.fileno())
-        with disk_errors(part):
+        with disk_errors(part, KEPT):
             os.fsync(fh.fileno())
     run: Run = {}
     latency: dict[str, float] = {}

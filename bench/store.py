@@ -73,12 +73,12 @@ def stable_hash(obj: Any, length: int = 12) -> str:
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()[:length]
 
 
-def _disk_error(path: Path, exc: OSError) -> BenchError:
+def _disk_error(path: Path, exc: OSError, full: str = "free space or choose another --output; nothing was left half-written") -> BenchError:
     if exc.errno == errno.ENOSPC:
-        return BenchError(f"disk full while writing {path}; free space or choose another --output; nothing was left half-written")
+        return BenchError(f"disk full while writing {path}; {full}")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return BenchError(f"cannot write {path} ({exc.strerror}); choose a writable --output or cache folder")
-    return BenchError(f"cannot write {path}: {exc.strerror or exc}")
+    return BenchError(f"cannot write {path} ({exc.strerror or exc}); check that --output and the cache folder are writable folders")
 
 
 def _default_mode(path: Path, directory: bool = False) -> int:
@@ -92,12 +92,15 @@ def _default_mode(path: Path, directory: bool = False) -> int:
 
 
 @contextlib.contextmanager
-def disk_errors(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Turn an ``OSError`` while writing ``path`` (disk full, read-only) into a one-line :class:`BenchError`."""
+def disk_errors(path: str | os.PathLike[str], full: str | None = None) -> Iterator[None]:
+    """Turn an ``OSError`` while writing ``path`` (disk full, read-only) into a one-line :class:`BenchError`.
+
+    ``full`` replaces the advice given when the disk is full.
+    """
     try:
         yield
     except OSError as exc:
-        raise _disk_error(Path(path), exc) from exc
+        raise (_disk_error(Path(path), exc, full) if full else _disk_error(Path(path), exc)) from exc
 
 
 @contextlib.contextmanager
@@ -197,7 +200,7 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     """
     path = Path(path)
     lock = lock_path(path)
-    with disk_errors(lock):
+    with disk_errors(path):
         lock.parent.mkdir(parents=True, exist_ok=True)
         fh = open(lock, "a+")
     with fh:

@@ -221,6 +221,21 @@ def test_torn_last_line_is_dropped_and_the_next_line_not_glued_to_it(big, tiny_c
     _assert_clean(out)
 
 
+def test_force_discards_the_partial_run(big, tiny_cross_encoder, reference, tmp_path, capsys, caplog):
+    out = tmp_path / "out"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("bench.rerank.progress", _interrupting_progress(4))
+        assert main(_args(big, tiny_cross_encoder, out)) == 130
+    assert _done_rows(out) == 4
+    caplog.clear()
+    assert main([*_args(big, tiny_cross_encoder, out), "--force"]) == 0
+    capsys.readouterr()
+    system = json.loads((out / "reports" / "big" / "results.json").read_text(encoding="utf-8"))["systems"][1]
+    assert system["latency"]["resumed_queries"] == 0 and "resuming" not in caplog.text
+    assert Path(system["run_file"]).read_bytes() == reference
+    _assert_clean(out)
+
+
 # Kill at exact moments: a runner that SIGKILLs its own process at one point, then runs the real CLI.
 _KILLER = r"""
 import os, signal, sys
@@ -277,6 +292,7 @@ sys.exit(main(sys.argv[1:]))
         ("replace:.meta.json", QUERIES, "run file without its metadata"),
         ("unlink:partial", None, "everything saved, partial not yet deleted"),
     ],
+    ids=["header-only", "run-still-temp", "run-without-meta", "partial-not-deleted"],
 )
 def test_sigkill_at_exact_moments(big, tiny_cross_encoder, reference, tmp_path, capsys, caplog, point, resumed, state):
     out = tmp_path / "out"
@@ -338,7 +354,7 @@ def _stage_logs(errs: list[str], text: str) -> int:
     return sum(err.count(text) for err in errs)
 
 
-def test_two_concurrent_runs_compute_once(big, tiny_cross_encoder, reference, tmp_path):
+def test_two_concurrent_runs_compute_once(big, tiny_cross_encoder, tmp_path):
     """Same experiment, same output folder, started together: both succeed, each stage is computed once."""
     out = tmp_path / "out"
     args = [*_args(big, tiny_cross_encoder, out), "--first-stage", "bm25", "--depth", "6"]

@@ -62,12 +62,16 @@ def _fails(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str, o
 
 
 def test_unknown_collection_suggests_close_names(tmp_path, capsys):
-    _fails(capsys, ["run", "trec-dl-2091", "--output", str(tmp_path)], "unknown collection 'trec-dl-2091'; did you mean trec-dl-2019", tmp_path)
+    expected = "unknown collection 'trec-dl-2091'; did you mean trec-dl-2019"
+    _fails(capsys, ["run", "trec-dl-2091", "--output", str(tmp_path)], expected, tmp_path)
 
 
 @pytest.mark.parametrize(
     "line,message",
-    [("1 0 d2", "qrels.txt:2: expected 4 columns 'qid iter docid label', got 3"), ("1 0 d2 yes", "qrels.txt:2: relevance label 'yes' is not an integer")],
+    [
+        ("1 0 d2", "qrels.txt:2: expected 4 columns 'qid iter docid label', got 3"),
+        ("1 0 d2 yes", "qrels.txt:2: relevance label 'yes' is not an integer"),
+    ],
 )
 def test_malformed_qrels_line_names_file_and_line(coll, capsys, line, message):
     (coll / "qrels.txt").write_text(f"1 0 d1 1\n{line}\n", encoding="utf-8")
@@ -108,7 +112,8 @@ def test_candidate_document_without_text(coll, tiny_cross_encoder, capsys, corpu
         lines.append(json.dumps(corpus_line))
     (coll / "corpus.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = coll.parents[1] / "out"
-    _fails(capsys, _run_args(coll, "--model", str(tiny_cross_encoder), "--top-k", "3"), "candidate document 'd8' for query '1' has no text", out)
+    argv = _run_args(coll, "--model", str(tiny_cross_encoder), "--top-k", "3")
+    _fails(capsys, argv, "candidate document 'd8' for query '1' has no text", out)
     assert not list(out.rglob("tiny-ce-*.trec")), "no reranked run"
 
 
@@ -117,7 +122,8 @@ def test_candidate_document_without_text(coll, tiny_cross_encoder, capsys, corpu
     [
         ("queries.tsv", b"1\tdo goldfish grow\n2\twhat is wi\xfffi\n", "queries.tsv:2: not valid UTF-8 (byte 0xff)"),
         ("qrels.txt", b"1 0 d1 3\n1 0 d\xe92 1\n", "qrels.txt:2: not valid UTF-8 (byte 0xe9)"),
-        ("corpus.jsonl", b'{"doc_id": "d8", "text": "ok"}\n{"doc_id": "d1", "text": "gold\xc3fish"}\n', "corpus.jsonl:2: not valid UTF-8 (byte 0xc3)"),
+        ("corpus.jsonl", b'{"doc_id": "d8", "text": "ok"}\n{"doc_id": "d1", "text": "gold\xc3fish"}\n',
+         "corpus.jsonl:2: not valid UTF-8 (byte 0xc3)"),
         ("run.bm25.trec", b"1 Q0 d8 1 9.0 t\n1 Q0 d\xff 2 8.0 t\n", "run.bm25.trec:2: not valid UTF-8 (byte 0xff)"),
     ],
 )
@@ -137,13 +143,15 @@ def test_missing_model_folder(coll, capsys):
 
 def test_unknown_model_id_offline(coll, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    line = _fails(capsys, _run_args(coll, "--model", "no-such-org/no-such-reranker"), "model 'no-such-org/no-such-reranker': not a local folder and could not be fetched")
+    expected = "model 'no-such-org/no-such-reranker': not a local folder and could not be fetched"
+    line = _fails(capsys, _run_args(coll, "--model", "no-such-org/no-such-reranker"), expected)
     assert "--model PATH" in line
 
 
 def test_model_without_classification_head(coll, tmp_path, capsys):
     plain = make_plain_bert(tmp_path / "plain-bert")
-    _fails(capsys, _run_args(coll, "--model", str(plain), "--top-k", "2"), "has no sequence-classification head (architectures: ['BertModel'])", coll.parents[1] / "out")
+    expected = "has no sequence-classification head (architectures: ['BertModel'])"
+    _fails(capsys, _run_args(coll, "--model", str(plain), "--top-k", "2"), expected, coll.parents[1] / "out")
 
 
 def test_pickled_weights_refused_from_the_command_line(coll, tiny_cross_encoder, tmp_path, capsys):
@@ -170,7 +178,10 @@ def _custom_code_model(src: Path, folder: Path) -> Path:
     config.update(
         model_type="custom-bert",
         architectures=["CustomForSequenceClassification"],
-        auto_map={"AutoConfig": "modeling_custom.CustomConfig", "AutoModelForSequenceClassification": "modeling_custom.CustomForSequenceClassification"},
+        auto_map={
+            "AutoConfig": "modeling_custom.CustomConfig",
+            "AutoModelForSequenceClassification": "modeling_custom.CustomForSequenceClassification",
+        },
     )
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     return folder
@@ -225,14 +236,16 @@ def _broken_scores_model(src: Path, folder: Path, value: float) -> Path:
 @pytest.mark.parametrize(
     "value,shown,pair",
     [
-        (float("nan"), "nan", "for query 'do goldfish grow' and passage 'blue green water in a small river'"),  # query 1's top candidate (d8)
+        # query 1's top candidate is d8
+        (float("nan"), "nan", "for query 'do goldfish grow' and passage 'blue green water in a small river'"),
         (float("inf"), "inf", "for query 'warm up query' and passage 'a short warm up passage'"),  # found at the warm-up, before any work
     ],
 )
 def test_non_finite_scores_name_the_model_and_pair(coll, tiny_cross_encoder, tmp_path, capsys, value, shown, pair):
     folder = _broken_scores_model(tiny_cross_encoder, tmp_path / "broken", value)
     out = coll.parents[1] / "out"
-    line = _fails(capsys, _run_args(coll, "--model", str(folder), "--top-k", "2"), f"model '{folder}' gave a non-finite score ({shown})", out)
+    argv = _run_args(coll, "--model", str(folder), "--top-k", "2")
+    line = _fails(capsys, argv, f"model '{folder}' gave a non-finite score ({shown})", out)
     assert pair in line and line.endswith("try --dtype float32 or check the checkpoint")
     assert not list(out.rglob("broken-*.trec"))
 
@@ -345,6 +358,7 @@ def test_disk_full_while_appending_the_partial_run_keeps_finished_queries(coll, 
     hits = _enospc_on(monkeypatch, lambda target: target.endswith(".partial"))
     line = _fails(capsys, _run_args(coll, "--model", str(tiny_cross_encoder), "--top-k", "3"), "disk full while writing", out)
     assert line.split("disk full while writing ")[1].split(";")[0].endswith(".partial") and hits
+    assert line.endswith("; free space and run the same command again; the finished queries are kept")
     monkeypatch.undo()
     assert main(_run_args(coll, "--model", str(tiny_cross_encoder), "--top-k", "3")) == 0
     record = json.loads((out / "reports" / "tiny" / "results.json").read_text())
@@ -354,8 +368,10 @@ def test_disk_full_while_appending_the_partial_run_keeps_finished_queries(coll, 
 
 @pytest.mark.slow
 def test_real_full_disk(tmp_path, tiny_cross_encoder, capsys):
-    """A real 24 KiB tmpfs as the output folder (needs root to mount; skipped elsewhere)."""
-    from test_resume import make_big_collection
+    """A real 24 KiB tmpfs as the output folder, then grown so the same command can finish (needs root; skipped elsewhere)."""
+    from test_resume import QUERIES, make_big_collection
+
+    from bench.rerank import read_partial
 
     mount = tmp_path / "small"
     mount.mkdir()
@@ -363,8 +379,18 @@ def test_real_full_disk(tmp_path, tiny_cross_encoder, capsys):
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
         make_big_collection(tmp_path / "data" / "big")
-        argv = ["run", "big", "--data-dir", str(tmp_path / "data"), "--model", str(tiny_cross_encoder), "--top-k", "5", "--output", str(mount)]
-        _fails(capsys, argv, "disk full while writing", mount)
+        argv = ["run", "big", "--data-dir", str(tmp_path / "data"), "--model", str(tiny_cross_encoder), "--top-k", "5",
+                "--output", str(mount)]
+        line = _fails(capsys, argv, "disk full while writing", mount)
+        partials = list(mount.rglob("*.partial"))
+        done = len(read_partial(partials[0], json.loads(partials[0].read_text().split("\n")[0])["hash"])) if partials else 0
+        assert done < QUERIES, line
+        subprocess.run(["mount", "-o", "remount,size=4m", str(mount)], check=True)  # space freed
+        assert main(argv) == 0
+        capsys.readouterr()
+        record = json.loads((mount / "reports" / "big" / "results.json").read_text())
+        assert record["systems"][1]["latency"]["resumed_queries"] == done
+        assert len(read_run(record["systems"][1]["run_file"])) == QUERIES and _leftovers(mount) == []
     finally:
         subprocess.run(["umount", str(mount)], check=False)
 
@@ -377,7 +403,8 @@ def test_real_full_disk(tmp_path, tiny_cross_encoder, capsys):
     [
         ('collection = "tiny"\nlimit_querys = 2\n', "bad.toml: unknown key 'limit_querys'; known keys: collection, name,"),
         ('collection = "tiny"\n[first_stage]\ndepht = 10\n', "bad.toml.first_stage: unknown key 'depht'; known keys: kind, depth"),
-        ('collection = "tiny"\n[[rerankers]]\nmodel = "m"\ntopk = 5\n', "bad.toml.rerankers[0]: unknown key 'topk'; known keys: model, name, revision, top_k"),
+        ('collection = "tiny"\n[[rerankers]]\nmodel = "m"\ntopk = 5\n',
+         "bad.toml.rerankers[0]: unknown key 'topk'; known keys: model, name, revision, top_k"),
     ],
 )
 def test_experiment_file_with_unknown_key(tmp_path, capsys, toml, message):
@@ -431,14 +458,16 @@ def test_experiment_name_cannot_escape_reports(coll, capsys, extra, message):
 def test_collection_name_cannot_escape(tmp_path, capsys):
     (tmp_path / "data").mkdir()
     make_collection(tmp_path / "x")  # what ../x would reach from data/
-    _fails(capsys, ["run", "../x", "--data-dir", str(tmp_path / "data"), "--output", str(tmp_path / "out")], "collection name '../x' is not allowed")
+    argv = ["run", "../x", "--data-dir", str(tmp_path / "data"), "--output", str(tmp_path / "out")]
+    _fails(capsys, argv, "collection name '../x' is not allowed")
     _fails(capsys, ["run", "../../x", "--output", str(tmp_path / "out")], "collection name '../../x' is not allowed")
     assert not (tmp_path / "out").exists()
 
 
 def test_reranker_name_from_an_experiment_file_cannot_escape(coll, tiny_cross_encoder, tmp_path, capsys):
     path = tmp_path / "exp.toml"
-    path.write_text(f'collection = "tiny"\ndata_dir = "{coll.parent}"\n[[rerankers]]\nmodel = "{tiny_cross_encoder}"\nname = "../../evil"\n')
+    toml = f'collection = "tiny"\ndata_dir = "{coll.parent}"\n[[rerankers]]\nmodel = "{tiny_cross_encoder}"\nname = "../../evil"\n'
+    path.write_text(toml, encoding="utf-8")
     _fails(capsys, ["run", str(path), "--output", str(tmp_path / "out")], "reranker name '../../evil' is not allowed")
     assert not (tmp_path / "out").exists()
 
@@ -509,5 +538,7 @@ def test_lock_sweeps_what_a_killed_writer_left(tmp_path, caplog):
 def test_output_folder_that_cannot_be_created_is_one_line(coll, capsys):
     out = coll.parents[1] / "out"
     out.write_text("a file where the output folder should be")
-    _fails(capsys, ["run", "tiny", "--data-dir", str(coll.parent), "--output", str(out)], "cannot write")
+    expected = f"cannot write {out}/runs/tiny/bm25-"
+    line = _fails(capsys, ["run", "tiny", "--data-dir", str(coll.parent), "--output", str(out)], expected)
+    assert line.endswith(".trec (Not a directory); check that --output and the cache folder are writable folders")
     assert out.read_text() == "a file where the output folder should be"
