@@ -86,9 +86,21 @@ def _default_mode(path: Path, directory: bool = False) -> int:
     try:
         return os.stat(path).st_mode & 0o7777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return (0o777 if directory else 0o666) & ~umask
+        return (0o777 if directory else 0o666) & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (os.umask(0) would race with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 @contextlib.contextmanager
