@@ -187,7 +187,7 @@ def _custom_code_model(src: Path, folder: Path) -> Path:
     return folder
 
 
-def test_model_with_custom_code_needs_trust_remote_code(coll, tiny_cross_encoder, tmp_path, capsys):
+def test_model_with_custom_code_needs_trust_remote_code(coll, tiny_cross_encoder, tmp_path, capsys, monkeypatch):
     folder = _custom_code_model(tiny_cross_encoder, tmp_path / "custom")
     _fails(capsys, _run_args(coll, "--model", str(folder), "--top-k", "2"),
            "needs its own code (modeling_custom.py), which runs when loaded; pass --trust-remote-code", coll.parents[1] / "out")
@@ -195,13 +195,9 @@ def test_model_with_custom_code_needs_trust_remote_code(coll, tiny_cross_encoder
     from bench.rerankers.cross_encoder import CrossEncoder
 
     reranker = CrossEncoder(locate(str(folder)), ModelSettings("cpu", "float32", 8, 64))
-    monkey = pytest.MonkeyPatch()
-    monkey.setattr("bench.rerankers.cross_encoder.check_code", lambda *a: None)
-    try:
-        with pytest.raises(ModelError, match="needs custom code; pass --trust-remote-code"):
-            reranker.load()
-    finally:
-        monkey.undo()
+    monkeypatch.setattr("bench.rerankers.cross_encoder.check_code", lambda *a: None)
+    with pytest.raises(ModelError, match="needs custom code; pass --trust-remote-code"):
+        reranker.load()
 
 
 @pytest.mark.slow
