@@ -217,7 +217,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
     for noisy in ("urllib3", "filelock", "huggingface_hub", "numba", "bm25s", "transformers", "ir_datasets"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' per-load bars; bench shows its own progress
+    if args.quiet or not sys.stderr.isatty():  # transformers' "Loading weights" bar: keep -q and CI logs to real messages
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        if "transformers" in sys.modules:  # imported before main() (called from Python): the variable is read at import
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
     if not args.verbose:
         import warnings
 

@@ -19,6 +19,7 @@ from typing import Any
 from .bm25 import Bm25Params
 from .errors import ConfigError
 from .measures import parse_measures
+from .store import safe_name, slug
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class RerankerConfig:
             raise ConfigError(f"batch_size must be positive, got {self.batch_size}")
         if self.max_length < 8:
             raise ConfigError(f"max_length must be at least 8 tokens, got {self.max_length}")
+        if self.name is not None:
+            safe_name(self.name, "reranker name")
 
 
 @dataclass(frozen=True)
@@ -84,10 +87,17 @@ class ExperimentConfig:
             parse_measures(list(self.measures))
         if self.limit_queries is not None and self.limit_queries <= 0:
             raise ConfigError(f"--limit-queries must be positive, got {self.limit_queries}")
+        if self.name is not None:
+            safe_name(self.name, "experiment name")  # checked before any work, not when the results are written
 
     @property
     def experiment_name(self) -> str:
-        return self.name or self.collection.replace("/", "__")
+        """``name``, else the collection: a local folder by its folder name, an id with ``/`` as ``__``."""
+        if self.name:
+            return self.name
+        if os.path.isfile(os.path.join(self.collection, "queries.tsv")):
+            return slug(Path(self.collection).resolve().name, "collection")
+        return self.collection.replace("/", "__")
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -184,7 +194,7 @@ def load_toml(path: Path) -> ExperimentConfig:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-    data.setdefault("name", path.stem)
+    data.setdefault("name", slug(path.stem, "experiment"))
     return from_dict(data, where=str(path))
 
 

@@ -220,6 +220,7 @@ def rerank_stage(
         cached = None if force else _load_cached(run_file, run_hash)
         if cached:
             log.info("%s: reusing %s", name, run_file)
+            partial_path(run_file).unlink(missing_ok=True)  # left if a run was killed after saving, before cleaning up
             return System(name, located.spec, read_run(run_file), run_file, run_hash, cached["latency"], cached["info"], cached=True)
         if force:
             partial_path(run_file).unlink(missing_ok=True)
@@ -305,7 +306,8 @@ def run(
     record = build_record(config, collection, measures, systems, judged, paths, time.perf_counter() - started, git)
     record["experiment_file"] = str(experiment_file) if experiment_file else None
     results_file = paths.reports / safe_name(config.experiment_name, "experiment name") / "results.json"
-    write_json(results_file, record)
+    with file_lock(results_file):  # concurrent runs of one experiment: last complete record wins, no stray temp files
+        write_json(results_file, record)
     record["_path"] = str(results_file)
     return record
 

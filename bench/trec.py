@@ -30,6 +30,8 @@ def _read_lines(path: Path) -> Iterable[tuple[int, str]]:
         raise DataError(f"{path}: file not found; check the path") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, expected a file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc}); check the path and its permissions") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -109,9 +109,17 @@ class Reranker:
 
     def place(self, model: Any) -> Any:
         """Move a model to the device; GPUs hold weights in the target dtype."""
+        import torch
+
         if self.settings.device == "cpu":
             return model.to("cpu")
-        return model.to(self.settings.device, dtype=torch_dtype(self.settings.dtype))
+        try:
+            return model.to(self.settings.device, dtype=torch_dtype(self.settings.dtype))
+        except torch.cuda.OutOfMemoryError:
+            raise ModelError(
+                f"model {self.located.spec!r} does not fit in GPU memory ({self.settings.dtype}); "
+                "free the GPU, use --dtype float16 or --device cpu"
+            ) from None
 
     def run_batches(
         self, features: list[dict[str, list[int]]], forward: Callable[[dict[str, Any]], Any], pad_id: int
@@ -129,14 +137,17 @@ class Reranker:
                 with torch.inference_mode(), self.autocast():
                     out = forward(batch)
             except torch.cuda.OutOfMemoryError:
+                out = None  # handled outside the except block, so the failed batch's tensors can be freed
+            if out is None:
+                del batch
                 if self.batch_size == 1:
                     raise ModelError(
                         f"model {self.located.spec!r} does not fit in GPU memory even at batch size 1; "
                         "use a smaller --max-length, --dtype float16 or --device cpu"
-                    ) from None
+                    )
                 torch.cuda.empty_cache()
                 self.batch_size = max(1, self.batch_size // 2)
-                log.warning("CUDA out of memory: retrying with batch size %d", self.batch_size)
+                log.warning("CUDA out of memory with %s: retrying with batch size %d", self.located.spec, self.batch_size)
                 continue
             values = out.float().cpu().tolist()
             for i, value in zip(chunk, values):

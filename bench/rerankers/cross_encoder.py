@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ModelError
 from .base import Reranker
-from .locate import check_weights, read_json
+from .locate import check_code, check_weights, read_json
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class CrossEncoder(Reranker):
                 "use a cross-encoder checkpoint, or a sentence-transformers folder for bi-encoder reranking"
             )
         check_weights(path, self.settings.allow_pickle)
+        check_code(path, self.located.spec, self.settings.trust_remote_code)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=self.settings.trust_remote_code)
             model, info = AutoModelForSequenceClassification.from_pretrained(
