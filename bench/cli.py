@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from typing import Any
 
 log = logging.getLogger("bench")
@@ -133,6 +135,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
         changes["first_stage"] = first
     if args.model:
         changes["rerankers"] = tuple(cfg.RerankerConfig(model=m) for m in args.model)
+    if reranker_flags and not (args.model or config.rerankers):
+        log.warning("%s ignored: no reranker configured (add --model)", ", ".join("--" + k.replace("_", "-") for k in reranker_flags))
     return cfg.override(config, changes, reranker_flags)
 
 
@@ -228,6 +232,18 @@ def _setup_logging(args: argparse.Namespace) -> None:
         warnings.filterwarnings("ignore", message=".*unsafe cast.*")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler pre-empting the job) handled like Ctrl-C: stop cleanly, keep finished work."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     from .errors import BenchError
@@ -235,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         return int(args.func(args) or 0)
     except BenchError as exc:
@@ -242,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"bench: error: {exc}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         sys.stderr.write("bench: interrupted; finished queries are kept, run the same command again to resume\n")
-        return 130
+        return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)

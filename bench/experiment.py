@@ -206,6 +206,7 @@ def rerank_stage(
     settings = _settings(reranker_cfg, config)
     stage = {
         "upstream": upstream.hash,
+        "corpus": collection.docs.fingerprint() if collection.docs is not None else None,  # the text the model reads
         "model": located.spec,
         "kind": located.kind,
         "revision": located.revision,

@@ -182,6 +182,22 @@ def test_sigint_then_sigkill_then_resume_is_byte_identical(big, tiny_cross_encod
     _assert_clean(out)
 
 
+def test_sigterm_stops_cleanly_like_ctrl_c_and_resumes(big, tiny_cross_encoder, reference, tmp_path, capsys, caplog):
+    """Schedulers pre-empt jobs with SIGTERM: same clean stop and hint as Ctrl-C, exit 143."""
+    out = tmp_path / "out"
+    proc = _start(["-q", *_args(big, tiny_cross_encoder, out)], tmp_path, "sigterm")
+    _wait_for_rows(proc, out, 2, tmp_path, "sigterm")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    err = (tmp_path / "sigterm.err").read_text()
+    assert err.splitlines() == [HINT], err
+    done = _done_rows(out)
+    system = _finish(big, tiny_cross_encoder, out, capsys, caplog)
+    assert system["latency"]["resumed_queries"] == done >= 2
+    assert Path(system["run_file"]).read_bytes() == reference
+    _assert_clean(out)
+
+
 def _interrupting_progress(queries: int):
     """The progress iterator, plus a real SIGINT (Ctrl-C) to this process once ``queries`` queries are finished."""
     import bench.rerank as rerank_mod
