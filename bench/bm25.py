@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from .store import atomic_dir, cache_dir, file_lock, stable_hash
 
 log = logging.getLogger(__name__)
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: streaming build, doc_ids.npy + doc_order.npy
 
 
 @dataclass(frozen=True)
@@ -94,48 +94,60 @@ def top_k(scores: Any, doc_ids: Any, k: int) -> list[tuple[str, float]]:
 
 
 class Bm25sIndex:
-    """A bm25s index persisted in the user cache, keyed by corpus fingerprint and parameters."""
+    """A bm25s index persisted in the user cache, keyed by corpus fingerprint and parameters.
 
-    def __init__(self, retriever: Any, doc_ids: Any, tokenizer: Tokenizer, path: Path | None):
+    Files: bm25s's own (``data/indices/indptr.csc.index.npy``, ``vocab.index.json``,
+    ``params.index.json``, so ``bm25s.BM25.load`` reads it), plus ``doc_ids.npy`` (fixed-width
+    strings) and ``doc_order.npy`` (doc indices sorted by id, for trec_eval's tie order).
+    Every array is memory-mapped on load: opening an 8.8M-passage index reads only the
+    vocabulary.
+    """
+
+    def __init__(self, retriever: Any, doc_ids: Any, tokenizer: Tokenizer, path: Path | None, by_rank: Any = None):
+        import numpy as np
+
         self.retriever = retriever
         self.doc_ids = doc_ids
         self.tokenizer = tokenizer
         self.path = path
+        if by_rank is None:
+            by_rank = np.argsort(np.asarray(doc_ids, dtype=str), kind="stable").astype(np.int32)
+        self.by_rank = _readonly(by_rank)
+        id_rank = np.empty(len(by_rank), dtype=np.int32)
+        id_rank[self.by_rank] = np.arange(len(by_rank), dtype=np.int32)
+        self.id_rank = _readonly(id_rank)
+        self._buffers: tuple[Any, Any] | None = None
 
     @classmethod
     def build(cls, docs: Iterable[tuple[str, str]], params: Bm25Params, show_progress: bool = False) -> Bm25sIndex:
-        import bm25s
-        import numpy as np
+        """An in-memory index (built through :func:`write_index` in a temporary folder)."""
+        import tempfile
 
-        tokenizer = Tokenizer(params)
-        ids, texts = [], []
-        for doc_id, text in docs:
-            ids.append(doc_id)
-            texts.append(text)
-        if not ids:
-            raise ConfigError("the collection has no documents to index; use --first-stage candidates")
-        started = time.perf_counter()
-        tokenized = bm25s.tokenize(
-            texts, stopwords=tokenizer.stopwords, stemmer=tokenizer.stemmer, show_progress=show_progress
-        )
-        del texts
-        retriever = bm25s.BM25(k1=params.k1, b=params.b, method=params.method)
-        retriever.index(tokenized, show_progress=show_progress)
-        log.info("bm25s: indexed %d documents in %.1f s", len(ids), time.perf_counter() - started)
-        return cls(retriever, np.array(ids, dtype=object), tokenizer, None)
+        with tempfile.TemporaryDirectory(prefix="bench-bm25-") as tmp:
+            write_index(Path(tmp), docs, params, show_progress=show_progress)
+            index = cls.load(Path(tmp), params, mmap=False)
+        index.path = None
+        return index
 
     def save(self, folder: Path) -> None:
+        import numpy as np
+
         self.retriever.save(str(folder), show_progress=False)
-        (folder / "doc_ids.json").write_text(json.dumps(list(self.doc_ids)), encoding="utf-8")
+        np.save(folder / "doc_ids.npy", np.asarray(self.doc_ids, dtype=str))
+        np.save(folder / "doc_order.npy", np.asarray(self.by_rank, dtype=np.int32))
 
     @classmethod
-    def load(cls, folder: Path, params: Bm25Params) -> Bm25sIndex:
+    def load(cls, folder: Path, params: Bm25Params, mmap: bool = True) -> Bm25sIndex:
         import bm25s
         import numpy as np
 
-        retriever = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
-        doc_ids = np.array(json.loads((folder / "doc_ids.json").read_text(encoding="utf-8")), dtype=object)
-        return cls(retriever, doc_ids, Tokenizer(params), folder)
+        retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
+        for key in ("data", "indices", "indptr"):
+            retriever.scores[key] = _readonly(np.asarray(retriever.scores[key]))
+        mode = "r" if mmap else None
+        doc_ids = np.load(folder / "doc_ids.npy", mmap_mode=mode)
+        by_rank = np.load(folder / "doc_order.npy", mmap_mode=mode)
+        return cls(retriever, doc_ids, Tokenizer(params), folder, by_rank=by_rank)
 
     @classmethod
     def cached(
@@ -149,22 +161,150 @@ class Bm25sIndex:
         with file_lock(folder):
             if not (folder / "meta.json").is_file():
                 log.info("building BM25 index %s", folder)
-                index = cls.build(docs, params, show_progress=show_progress)
                 with atomic_dir(folder) as tmp:
-                    index.save(tmp)
-                    meta = {"fingerprint": fingerprint, "params": params.index_key(), "documents": len(index.doc_ids)}
+                    documents = write_index(tmp, docs, params, show_progress=show_progress)
+                    meta = {"fingerprint": fingerprint, "params": params.index_key(), "documents": documents}
                     (tmp / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
             else:
                 log.info("reusing BM25 index %s", folder)
         return cls.load(folder, params)
 
     def scores(self, tokens: list[str]) -> Any:
+        """Dense scores of every document (bm25s's own numpy path: the reference for :meth:`search`)."""
         import numpy as np
 
-        known = self.retriever.get_tokens_ids(tokens)
+        known = [t for t in self.retriever.get_tokens_ids(tokens) if t < len(self.retriever.scores["indptr"]) - 1]
         if not known:
             return np.zeros(len(self.doc_ids), dtype=np.float32)
         return self.retriever.get_scores_from_ids(known)
+
+    def search(self, tokens: list[str], k: int) -> list[tuple[str, float]]:
+        """``top_k(self.scores(tokens), self.doc_ids, k)``, visiting only the query's postings (bench.bm25_kernel)."""
+        import numpy as np
+
+        from . import bm25_kernel
+
+        if self._buffers is None:
+            n = len(self.doc_ids)
+            self._buffers = (np.zeros(n, dtype=np.float32), np.empty(n, dtype=np.int32))
+        scores = self.retriever.scores
+        query = np.asarray(self.retriever.get_tokens_ids(tokens), dtype=np.int64)
+        docs, values = bm25_kernel.search(
+            scores["data"], scores["indices"], scores["indptr"], query, k, self.id_rank, self.by_rank, *self._buffers
+        )
+        return list(zip(np.asarray(self.doc_ids[docs], dtype=str).tolist(), values.tolist(), strict=True))
+
+
+def _readonly(array: Any) -> Any:
+    """A read-only view: the kernel then sees one array type for memory-mapped and in-memory indexes."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _batches(docs: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    batch: list[tuple[str, str]] = []
+    for item in docs:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write_index(
+    folder: Path, docs: Iterable[tuple[str, str]], params: Bm25Params, chunk: int = 100_000, show_progress: bool = False
+) -> int:
+    """Build a bm25s-format index into ``folder`` streaming over ``docs``; returns the number of documents.
+
+    bm25s's ``tokenize`` + ``BM25.index`` hold every passage's text and token list as Python
+    objects (tens of GB for MS MARCO's 8.8M passages). Here ``chunk`` passages at a time are
+    tokenised by the same ``bm25s.tokenize`` call and reduced to (term, doc, tf) postings in
+    numpy arrays spilled to disk; a second pass computes each posting's score with bm25s's
+    formulas in the same floating-point order (scores are bit-identical to ``BM25.index``,
+    tests/test_perf_paths.py) and scatters it into the term-major (CSC) arrays. Peak memory
+    is the final arrays (8 bytes per posting) plus one chunk.
+    """
+    import itertools
+    import math
+
+    import bm25s
+    import numpy as np
+
+    if params.method != "lucene":
+        raise ConfigError(f"BM25 method {params.method!r} is not supported by the streaming indexer; use method='lucene'")
+    tokenizer = Tokenizer(params)
+    started = time.perf_counter()
+    spill = folder / ".postings"
+    spill.mkdir(parents=True, exist_ok=True)
+    vocab: dict[str, int] = {}
+    df = np.zeros(0, dtype=np.int64)
+    lengths: list[Any] = []
+    id_chunks: list[Any] = []
+    n_docs = 0
+    chunks = 0
+    for batch in _batches(docs, chunk):
+        n = len(batch)
+        tokenized = bm25s.tokenize(
+            [text for _, text in batch], stopwords=tokenizer.stopwords, stemmer=tokenizer.stemmer, return_ids=True, show_progress=False
+        )
+        local = np.empty(len(tokenized.vocab), dtype=np.int64)
+        for token, local_id in tokenized.vocab.items():
+            local[local_id] = vocab.setdefault(token, len(vocab))
+        doc_len = np.fromiter(map(len, tokenized.ids), dtype=np.int64, count=n)
+        flat = np.fromiter(itertools.chain.from_iterable(tokenized.ids), dtype=np.int64, count=int(doc_len.sum()))
+        keys, tf = np.unique(local[flat] * n + np.repeat(np.arange(n, dtype=np.int64), doc_len), return_counts=True)
+        terms = keys // n
+        np.save(spill / f"{chunks}.term.npy", terms.astype(np.int32))
+        np.save(spill / f"{chunks}.doc.npy", (keys % n + n_docs).astype(np.int32))
+        np.save(spill / f"{chunks}.tf.npy", tf.astype(np.float32))
+        counts = np.bincount(terms, minlength=len(vocab))
+        counts[: df.size] += df
+        df = counts
+        lengths.append(doc_len)
+        id_chunks.append(np.array([doc_id for doc_id, _ in batch], dtype=str))
+        n_docs += n
+        chunks += 1
+        if show_progress:
+            log.info("bm25: tokenised %d documents (%.0f/s)", n_docs, n_docs / (time.perf_counter() - started))
+    if not n_docs:
+        raise ConfigError("the collection has no documents to index; use --first-stage candidates")
+    doc_len_all = np.concatenate(lengths)
+    avg_doc_len = doc_len_all.mean()  # as bm25s: the mean of an int64 array
+    idf = np.array([math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) if d else 0.0 for d in df.tolist()], dtype=np.float32)
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    data = np.empty(int(indptr[-1]), dtype=np.float32)
+    indices = np.empty(int(indptr[-1]), dtype=np.int32)
+    fill = np.zeros(len(vocab), dtype=np.int64)
+    k1, b = params.k1, params.b
+    for c in range(chunks):
+        terms = np.load(spill / f"{c}.term.npy").astype(np.int64)
+        doc = np.load(spill / f"{c}.doc.npy")
+        tf = np.load(spill / f"{c}.tf.npy")
+        _, first, count = np.unique(terms, return_index=True, return_counts=True)
+        dest = indptr[terms] + fill[terms] + (np.arange(terms.size) - np.repeat(first, count))
+        # bm25s: tf / (k1 * ((1 - b) + b * l_d / l_avg) + tf) in float64, times the float32 idf, stored as float32
+        l_d = doc_len_all[doc].astype(np.float64)
+        tfc = tf / (k1 * ((1 - b) + b * l_d / avg_doc_len) + tf)
+        data[dest] = idf[terms] * tfc
+        indices[dest] = doc
+        fill += np.bincount(terms, minlength=len(vocab))
+        for part in ("term", "doc", "tf"):
+            (spill / f"{c}.{part}.npy").unlink()
+    spill.rmdir()
+    retriever = bm25s.BM25(k1=params.k1, b=params.b, method=params.method)
+    retriever.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
+    vocab[""] = len(vocab)  # bm25s's empty token (no postings)
+    retriever.vocab_dict = vocab
+    retriever.nonoccurrence_array = None
+    retriever.save(str(folder), show_progress=False)
+    ids = np.concatenate(id_chunks)
+    np.save(folder / "doc_ids.npy", ids)
+    np.save(folder / "doc_order.npy", np.argsort(ids, kind="stable").astype(np.int32))
+    log.info("bm25: indexed %d documents (%d postings) in %.1f s", n_docs, data.size, time.perf_counter() - started)
+    return n_docs
 
 
 class RankBm25Index:
@@ -200,7 +340,7 @@ def retrieve(
     for qid in qids:
         started = time.perf_counter()
         tokens = index.tokenizer.tokens([queries[qid]])[0]
-        hits = top_k(index.scores(tokens), index.doc_ids, k)
+        hits = index.search(tokens, k) if isinstance(index, Bm25sIndex) else top_k(index.scores(tokens), index.doc_ids, k)
         latency[qid] = (time.perf_counter() - started) * 1000.0
         run[qid] = dict(hits)
     return run, latency

@@ -37,7 +37,7 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ce = make_cross_encoder(root / "models" / "tiny-ce")
     bi = make_bi_encoder(root / "models" / "tiny-bi")
     out = root / "out"
-    common = ["--data-dir", str(data), "--first-stage", "bm25", "--output", str(out)]
+    common = ["--data-dir", str(data), "--first-stage", "bm25", "--dtype", "float32", "--output", str(out)]  # fp32: same numbers on every CPU
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BENCH_CACHE_DIR", str(root / "cache"))
         mp.setenv("HF_HUB_OFFLINE", "1")

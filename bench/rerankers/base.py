@@ -1,25 +1,38 @@
 """The reranker interface and the batching both model kinds share.
 
 A reranker scores one query's candidate passages: ``score(query, passages)`` returns one
-float per passage, higher is more relevant. Pairs are tokenised once, sorted by length
-and cut into batches padded only to their own longest member (no padding waste), then
-scattered back to the input order. On CUDA an out-of-memory batch is retried at half
-the size (logged); only a batch of one that does not fit is an error.
+float per passage, higher is more relevant. Scoring has two halves:
+
+* ``prepare`` (CPU only, no model): pairs are tokenised once, sorted by length and cut
+  into batches padded only to their own longest member (no padding waste);
+* ``forward``: the model runs over those batches and the scores are scattered back to
+  the input order.
+
+``score_stream`` runs the two halves as a two-stage pipeline: while the model scores one
+query, a background thread prepares the next (Hugging Face fast tokenizers and tensor
+construction release the GIL), so tokenisation is hidden behind the forward pass. It
+gives exactly the scores of ``score`` called in a loop (tests/test_perf_paths.py).
+
+On CUDA an out-of-memory batch is retried at half the size (logged); only a batch of one
+that does not fit is an error.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from ..errors import ModelError
 from .device import synchronize, torch_dtype
 from .locate import LocatedModel
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,8 +47,46 @@ class ModelSettings:
     allow_pickle: bool = False
 
 
+@dataclass
+class Batches:
+    """Tokenised inputs, length-sorted and cut into padded CPU tensors of ``size`` rows at most."""
+
+    features: list[dict[str, list[int]]]
+    pad_id: int
+    size: int
+    order: list[int] = field(default_factory=list)
+    tensors: list[tuple[list[int], dict[str, Any]]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, features: list[dict[str, list[int]]], pad_id: int, size: int) -> Batches:
+        out = cls(features, pad_id, size)
+        out.order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]), reverse=True)
+        out.tensors = out.cut(0, size)
+        return out
+
+    def cut(self, start: int, size: int) -> list[tuple[list[int], dict[str, Any]]]:
+        """Padded batches for ``order[start:]``: as many as ``size`` requires, of near-equal length.
+
+        100 pairs at size 32 become 4 batches of 25 rather than 32+32+32+4: the same number
+        of forward passes, no tiny trailing batch.
+        """
+        rest = self.order[start:]
+        if not rest:
+            return []
+        count = -(-len(rest) // size)
+        base, extra = divmod(len(rest), count)
+        out = []
+        at = 0
+        for b in range(count):
+            n = base + (1 if b < extra else 0)
+            chunk = rest[at : at + n]
+            out.append((chunk, pad([self.features[i] for i in chunk], self.pad_id)))
+            at += n
+        return out
+
+
 class Reranker:
-    """Base class: subclasses implement :meth:`_load` and :meth:`_score`."""
+    """Base class: subclasses implement :meth:`_load`, :meth:`prepare` and :meth:`forward`."""
 
     kind = "reranker"
 
@@ -59,8 +110,9 @@ class Reranker:
         raise NotImplementedError
 
     def warmup(self) -> None:
-        """One small forward pass so allocator and kernel set-up stay out of per-query timings."""
+        """Small forward passes so allocator and kernel set-up stay out of per-query timings."""
         self.score("warm up query", ["a short warm up passage", "another passage to score"])
+        self.score("a second warm up query about something else", ["a passage " * 20] * 3)
         synchronize(self.settings.device)
 
     def parameters(self) -> int:
@@ -78,15 +130,57 @@ class Reranker:
             "dtype": self.settings.dtype,
             "batch_size": self.settings.batch_size,
             "max_length": self.settings.max_length,
+            "pipelined_tokenisation": True,
         }
 
     # -- scoring ---------------------------------------------------------------------
+    def prepare(self, query: str, passages: list[str]) -> Any:
+        """Tokenise and batch one query's pairs on the CPU (safe to run in a background thread)."""
+        raise NotImplementedError
+
+    def forward(self, prepared: Any) -> list[float]:
+        """Run the model over prepared inputs: one score per passage, input order."""
+        raise NotImplementedError
+
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
         """One score per passage; non-finite scores are an error naming the pair."""
         if not passages:
             return []
-        scores = self._score(query, list(passages))
-        for passage, value in zip(passages, scores):
+        passages = list(passages)
+        return self._checked(query, passages, self.forward(self.prepare(query, passages)))
+
+    def score_stream(self, items: Iterable[tuple[T, str, Sequence[str]]]) -> Iterator[tuple[T, list[float]]]:
+        """Score ``(key, query, passages)`` items in order, preparing item i+1 while item i runs.
+
+        Yields ``(key, scores)`` as each item finishes. An error raised while producing the
+        next item (by ``items`` itself) surfaces only after the current item has been
+        yielded, so a caller that records finished items loses nothing to the look-ahead.
+        """
+        source = iter(items)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-tokenise") as pool:
+
+            def submit() -> tuple[tuple[T, str, list[str]], Future[Any]] | BaseException | None:
+                try:
+                    key, query, passages = next(source)
+                except StopIteration:
+                    return None
+                except BaseException as exc:  # re-raised after the current item is done
+                    return exc
+                passages = list(passages)
+                return (key, query, passages), pool.submit(self.prepare, query, passages) if passages else _done(None)
+
+            pending = submit()
+            while pending is not None:
+                if isinstance(pending, BaseException):
+                    raise pending
+                (key, query, passages), future = pending
+                prepared = future.result()
+                pending = submit()
+                scores = self._checked(query, passages, self.forward(prepared)) if passages else []
+                yield key, scores
+
+    def _checked(self, query: str, passages: list[str], scores: list[float]) -> list[float]:
+        for passage, value in zip(passages, scores, strict=True):
             if not math.isfinite(value):
                 raise ModelError(
                     f"model {self.located.spec!r} gave a non-finite score ({value}) for query {query[:60]!r} "
@@ -94,25 +188,16 @@ class Reranker:
                 )
         return scores
 
-    def _score(self, query: str, passages: list[str]) -> list[float]:
-        raise NotImplementedError
-
-    def autocast(self) -> Any:
-        """bf16 autocast on the CPU (weights stay fp32, matmuls run in bf16); a no-op elsewhere."""
-        import contextlib
-
-        import torch
-
-        if self.settings.device == "cpu" and self.settings.dtype != "float32":
-            return torch.autocast("cpu", dtype=torch_dtype(self.settings.dtype))
-        return contextlib.nullcontext()
-
     def place(self, model: Any) -> Any:
-        """Move a model to the device; GPUs hold weights in the target dtype."""
+        """Move a model to the device with its weights in the target dtype.
+
+        On the CPU too: with bf16 weights the matmuls run on the CPU's bf16 units (AMX,
+        AVX512-BF16) without autocast's per-call weight casts, about twice fp32's speed
+        where autocast gains a third (BENCHMARKS.md); LayerNorm and softmax still
+        accumulate in fp32 inside PyTorch's bf16 kernels.
+        """
         import torch
 
-        if self.settings.device == "cpu":
-            return model.to("cpu")
         try:
             return model.to(self.settings.device, dtype=torch_dtype(self.settings.dtype))
         except torch.cuda.OutOfMemoryError:
@@ -121,25 +206,38 @@ class Reranker:
                 "free the GPU, use --dtype float16 or --device cpu"
             ) from None
 
-    def run_batches(
-        self, features: list[dict[str, list[int]]], forward: Callable[[dict[str, Any]], Any], pad_id: int
-    ) -> list[Any]:
-        """Run ``forward`` over length-sorted, dynamically padded batches; results in input order."""
+    def fit_max_length(self, requested: int, model_config: Any) -> int:
+        """``requested`` capped at what the model can embed (tokenizer limit, else position embeddings)."""
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        if not limit or limit > 100_000:  # "unset" in transformers is a huge number
+            limit = getattr(model_config, "max_position_embeddings", None)
+        if limit and requested > limit:
+            log.info("%s: max_length %d capped at the model's limit %d", self.located.spec, requested, limit)
+            return int(limit)
+        return requested
+
+    def batches(self, features: list[dict[str, list[int]]], pad_id: int) -> Batches:
+        """Length-sorted, padded CPU batches at the current batch size."""
+        return Batches.build(features, pad_id, self.batch_size)
+
+    def run_batches(self, batches: Batches, forward: Callable[[dict[str, Any]], Any]) -> list[Any]:
+        """Run ``forward`` over prepared batches; results in input order (halving the batch on CUDA OOM)."""
         import torch
 
-        order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]), reverse=True)
-        results: list[Any] = [None] * len(features)
-        start = 0
-        while start < len(order):
-            chunk = order[start : start + self.batch_size]
-            batch = pad([features[i] for i in chunk], pad_id, self.settings.device)
+        results: list[Any] = [None] * len(batches.features)
+        queue = list(batches.tensors) if batches.size == self.batch_size else batches.cut(0, self.batch_size)
+        done = 0
+        while queue:
+            chunk, tensors = queue[0]
+            if self.settings.device != "cpu":
+                tensors = {k: v.to(self.settings.device, non_blocking=True) for k, v in tensors.items()}
             try:
-                with torch.inference_mode(), self.autocast():
-                    out = forward(batch)
+                with torch.inference_mode():
+                    out = forward(tensors)
             except torch.cuda.OutOfMemoryError:
                 out = None  # handled outside the except block, so the failed batch's tensors can be freed
             if out is None:
-                del batch
+                del tensors
                 if self.batch_size == 1:
                     raise ModelError(
                         f"model {self.located.spec!r} does not fit in GPU memory even at batch size 1; "
@@ -148,27 +246,31 @@ class Reranker:
                 torch.cuda.empty_cache()
                 self.batch_size = max(1, self.batch_size // 2)
                 log.warning("CUDA out of memory with %s: retrying with batch size %d", self.located.spec, self.batch_size)
+                queue = batches.cut(done, self.batch_size)
                 continue
             values = out.float().cpu().tolist()
-            for i, value in zip(chunk, values):
+            for i, value in zip(chunk, values, strict=True):
                 results[i] = value
-            start += len(chunk)
+            done += len(chunk)
+            queue.pop(0)
         return results
 
 
-def pad(features: list[dict[str, list[int]]], pad_id: int, device: str) -> dict[str, Any]:
-    """Pad a batch to its longest member and build tensors on ``device``."""
+def _done(value: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future
+
+
+def pad(features: list[dict[str, list[int]]], pad_id: int) -> dict[str, Any]:
+    """Pad a batch to its longest member and build CPU tensors (plus the attention mask)."""
     import torch
 
-    longest = max(len(f["input_ids"]) for f in features)
+    lengths = [len(f["input_ids"]) for f in features]
+    longest = max(lengths)
     out: dict[str, Any] = {}
     for key in features[0]:
         fill = pad_id if key == "input_ids" else 0
-        rows = [f[key] + [fill] * (longest - len(f[key])) for f in features]
-        out[key] = torch.tensor(rows, dtype=torch.long)
-    out["attention_mask"] = torch.tensor(
-        [[1] * len(f["input_ids"]) + [0] * (longest - len(f["input_ids"])) for f in features], dtype=torch.long
-    )
-    if device != "cpu":
-        out = {k: v.to(device, non_blocking=True) for k, v in out.items()}
+        out[key] = torch.tensor([f[key] + [fill] * (longest - len(f[key])) for f in features], dtype=torch.long)
+    out["attention_mask"] = (torch.arange(longest).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)).long()
     return out

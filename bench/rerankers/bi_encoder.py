@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ModelError
-from .base import Reranker
+from .base import Batches, Reranker
 from .locate import check_code, check_weights, read_json
 
 
@@ -51,6 +51,7 @@ class BiEncoder(Reranker):
             )
         except (OSError, ValueError) as exc:
             raise ModelError(f"model {self.located.spec!r} could not be loaded: {str(exc).splitlines()[0]}") from None
+        self.max_length = self.fit_max_length(self.max_length, model.config)
         self.model = self.place(model)
 
     def describe(self) -> dict[str, Any]:
@@ -73,20 +74,27 @@ class BiEncoder(Reranker):
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
         return pooled
 
-    def embed(self, texts: list[str]) -> Any:
-        import torch
-
+    def tokenise(self, texts: list[str]) -> Batches:
         enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=False, return_attention_mask=False)
         keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
-        features = [{k: enc[k][i] for k in keys} for i in range(len(texts))]
-        rows = self.run_batches(features, self._embed, self.tokenizer.pad_token_id or 0)
-        return torch.tensor(rows, dtype=torch.float32)
+        return self.batches([{k: enc[k][i] for k in keys} for i in range(len(texts))], self.tokenizer.pad_token_id or 0)
 
-    def _score(self, query: str, passages: list[str]) -> list[float]:
+    def embed(self, texts: list[str]) -> Any:
+        return self.embed_prepared(self.tokenise(texts))
+
+    def embed_prepared(self, batches: Batches) -> Any:
         import torch
 
-        q = self.embed([query])
-        p = self.embed(passages)
+        return torch.tensor(self.run_batches(batches, self._embed), dtype=torch.float32)
+
+    def prepare(self, query: str, passages: list[str]) -> tuple[Batches, Batches]:
+        return self.tokenise([query]), self.tokenise(passages)
+
+    def forward(self, prepared: tuple[Batches, Batches]) -> list[float]:
+        import torch
+
+        q = self.embed_prepared(prepared[0])
+        p = self.embed_prepared(prepared[1])
         if not self.normalize:
             q = torch.nn.functional.normalize(q, dim=-1)
             p = torch.nn.functional.normalize(p, dim=-1)

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from ..errors import ModelError
-from .base import Reranker
+from .base import Batches, Reranker
 from .locate import check_code, check_weights, read_json
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class CrossEncoder(Reranker):
             raise ModelError(f"model {self.located.spec!r}: classification head weights missing ({missing[0]}); the checkpoint is not a trained cross-encoder")
         self.num_labels = int(model.config.num_labels)
         self.label = 0 if self.num_labels == 1 else relevant_index(model.config)
+        self.max_length = self.fit_max_length(self.settings.max_length, model.config)
         self.model = self.place(model)
 
     def describe(self) -> dict[str, Any]:
@@ -78,14 +79,16 @@ class CrossEncoder(Reranker):
             [query] * len(passages),
             passages,
             truncation="longest_first",
-            max_length=self.settings.max_length,
+            max_length=self.max_length,
             padding=False,
             return_attention_mask=False,
         )
         keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
         return [{k: enc[k][i] for k in keys} for i in range(len(passages))]
 
-    def _score(self, query: str, passages: list[str]) -> list[float]:
-        features = self.encode(query, passages)
+    def prepare(self, query: str, passages: list[str]) -> Batches:
+        return self.batches(self.encode(query, passages), self.tokenizer.pad_token_id or 0)
+
+    def forward(self, prepared: Batches) -> list[float]:
         label = self.label
-        return self.run_batches(features, lambda batch: self.model(**batch).logits[:, label], self.tokenizer.pad_token_id or 0)
+        return self.run_batches(prepared, lambda batch: self.model(**batch).logits[:, label])

@@ -1,9 +1,10 @@
 """Device and dtype choice for model inference.
 
 ``auto`` picks CUDA, then Apple MPS, then the CPU. The dtype ``auto`` is bf16 on GPUs
-that support it and fp16 on older ones; on the CPU it is fp32 unless the CPU has native
-bf16 matrix units (AMX or AVX512-BF16), where bf16 autocast roughly doubles throughput
-and keeps rankings within measurement noise (BENCHMARKS.md, docs/performance.md).
+that support it and fp16 on older ones; on the CPU it is bf16 when the CPU has native
+bf16 matrix units (AMX or AVX512-BF16), where bf16 weights roughly double throughput and
+keep rankings within measurement noise of fp32 (BENCHMARKS.md), and fp32 elsewhere
+(without those units bf16 is emulated and slower than fp32).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def resolve_dtype(dtype: str, device: str) -> str:
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
     if device == "mps":
         return "float16"
-    return "float32"
+    return "bfloat16" if cpu_has_bf16() else "float32"
 
 
 def torch_dtype(name: str) -> Any:
