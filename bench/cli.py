@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from typing import Any
 
 log = logging.getLogger("bench")
@@ -54,6 +56,28 @@ def _add_datasets(sub: Any) -> None:
     p.set_defaults(func=cmd_datasets)
 
 
+def _add_reproduce(sub: Any) -> None:
+    p = sub.add_parser("reproduce", help="re-run a recorded experiment and fail when a metric drifts")
+    p.add_argument("results", help="a results.json written by `bench run`")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed |delta| per metric (default 1e-4)")
+    p.add_argument("--latency-tolerance", type=float, help="fail when p50 latency exceeds the recorded one by this ratio (e.g. 1.5)")
+    p.add_argument("--data-dir", help="folder with local collections, when the recorded one is not found")
+    p.add_argument("--output", help="keep the reproduced runs and results here (default: a temporary folder)")
+    p.set_defaults(func=cmd_reproduce)
+
+
+def _add_report(sub: Any) -> None:
+    p = sub.add_parser("report", help="compare systems from results records: significance, latency, figures (md, html, csv, tex)")
+    p.add_argument("results", nargs="+", help="results records (reports/<experiment>/results.json); several compare side by side")
+    p.add_argument("--baseline", help="system to test against (default: the first stage)")
+    p.add_argument("--measures", nargs="+", help="measures to show (default: all in the records)")
+    p.add_argument("--test", default="t", help="paired test: t (default), randomization or wilcoxon")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm-Bonferroni (default 0.05)")
+    p.add_argument("--format", default="md,html,csv,tex", help="comma-separated formats (default md,html,csv,tex)")
+    p.add_argument("--output", help="folder for the report (default: beside the first results file, or its ../comparison for several)")
+    p.set_defaults(func=cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="IR evaluation harness: BM25 + rerankers, trec_eval-exact metrics, latency.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -63,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_evaluate(sub)
     _add_datasets(sub)
+    _add_reproduce(sub)
+    _add_report(sub)
     return parser
 
 
@@ -88,7 +114,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
     else:
         config = cfg.ExperimentConfig(collection=args.target)
     changes: dict[str, Any] = {}
-    for key in ("data_dir", "limit_queries", "name"):
+    if args.data_dir is not None:
+        changes["data_dir"] = os.path.abspath(args.data_dir)
+    for key in ("limit_queries", "name"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
     if args.measures:
@@ -107,16 +135,22 @@ def config_from_args(args: argparse.Namespace) -> Any:
         changes["first_stage"] = first
     if args.model:
         changes["rerankers"] = tuple(cfg.RerankerConfig(model=m) for m in args.model)
+    if reranker_flags and not (args.model or config.rerankers):
+        log.warning("%s ignored: no reranker configured (add --model)", ", ".join("--" + k.replace("_", "-") for k in reranker_flags))
     return cfg.override(config, changes, reranker_flags)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import experiment, tables
+    from .config import find_experiment
 
     config = config_from_args(args)
-    record = experiment.run(config, output=args.output, force=args.force)
+    record = experiment.run(config, output=args.output, force=args.force, experiment_file=find_experiment(args.target))
     sys.stdout.write(tables.summary(record))
     log.info("results: %s", record["_path"])
+    from .report import report_for_run
+
+    report_for_run(record["_path"])
     return 0
 
 
@@ -139,6 +173,35 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .errors import DriftError
+    from .reproduce import reproduce
+
+    try:
+        text, _ = reproduce(args.results, args.tolerance, args.latency_tolerance, args.data_dir, args.output)
+    except DriftError as exc:
+        sys.stdout.write(exc.table)
+        raise
+    sys.stdout.write(text)
+    sys.stdout.write(f"reproduced {args.results} within {args.tolerance:g}\n")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .report import build_report, parse_formats, render_md, write_report
+
+    formats = parse_formats(args.format)
+    report = build_report(args.results, baseline=args.baseline, measures=args.measures, test=args.test, alpha=args.alpha)
+    first = Path(args.results[0]).parent
+    output = args.output or (first if len(args.results) == 1 else first.parent / "comparison")
+    written = write_report(report, output, formats)
+    sys.stdout.write(render_md.render(report))
+    log.info("report written to %s (%s)", output, ", ".join(sorted(p.name for p in written.values())))
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from .collections import ALIASES, data_dir
 
@@ -158,11 +221,27 @@ def _setup_logging(args: argparse.Namespace) -> None:
     for noisy in ("urllib3", "filelock", "huggingface_hub", "numba", "bm25s", "transformers", "ir_datasets"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.quiet or not sys.stderr.isatty():  # transformers' "Loading weights" bar: keep -q and CI logs to real messages
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        if "transformers" in sys.modules:  # imported before main() (called from Python): the variable is read at import
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
     if not args.verbose:
         import warnings
 
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*unsafe cast.*")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler pre-empting the job) handled like Ctrl-C: stop cleanly, keep finished work."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         return int(args.func(args) or 0)
     except BenchError as exc:
@@ -179,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"bench: error: {exc}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         sys.stderr.write("bench: interrupted; finished queries are kept, run the same command again to resume\n")
-        return 130
+        return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)

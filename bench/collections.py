@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from .errors import ConfigError, DataError
 from .measures import official_measures
-from .store import file_sha256, stable_hash
+from .store import file_sha256, slug, stable_hash
 from .trec import Qrels, Run, _read_lines, read_qrels, read_run
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ def _read_ir_datasets(name: str, dataset_id: str, dataset: Any) -> Collection:
     except Exception as exc:
         raise _ir_datasets_error(name, dataset_id, "qrels", exc) from exc
     _check(name, queries, qrels)
-    candidates = None
+    candidates: Run | None = None
     if dataset.has_scoreddocs():
         try:
             candidates = {}
@@ -310,7 +310,7 @@ def load(name: str, data_dir_: str | os.PathLike[str] | None = None, candidates_
 
     if os.path.isdir(name) and (Path(name) / "queries.tsv").is_file():
         folder = Path(name)
-        return load_local(folder.resolve().name, folder, candidates_file)
+        return load_local(slug(folder.resolve().name, "collection"), folder, candidates_file)
     safe_name(name, "collection name")
     dataset_id = ALIASES.get(name, name)
     root = data_dir(data_dir_)

@@ -19,6 +19,7 @@ from typing import Any
 from .bm25 import Bm25Params
 from .errors import ConfigError
 from .measures import parse_measures
+from .store import safe_name, slug
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class RerankerConfig:
             raise ConfigError(f"batch_size must be positive, got {self.batch_size}")
         if self.max_length < 8:
             raise ConfigError(f"max_length must be at least 8 tokens, got {self.max_length}")
+        if self.name is not None:
+            safe_name(self.name, "reranker name")
 
 
 @dataclass(frozen=True)
@@ -84,10 +87,17 @@ class ExperimentConfig:
             parse_measures(list(self.measures))
         if self.limit_queries is not None and self.limit_queries <= 0:
             raise ConfigError(f"--limit-queries must be positive, got {self.limit_queries}")
+        if self.name is not None:
+            safe_name(self.name, "experiment name")  # checked before any work, not when the results are written
 
     @property
     def experiment_name(self) -> str:
-        return self.name or self.collection.replace("/", "__")
+        """``name``, else the collection: a local folder by its folder name, an id with ``/`` as ``__``."""
+        if self.name:
+            return self.name
+        if os.path.isfile(os.path.join(self.collection, "queries.tsv")):
+            return slug(Path(self.collection).resolve().name, "collection")
+        return self.collection.replace("/", "__")
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -170,7 +180,11 @@ def find_experiment(target: str) -> Path | None:
 
 
 def load_toml(path: Path) -> ExperimentConfig:
-    """Read and validate an experiment file; a relative ``data_dir`` is taken relative to the file."""
+    """Read and validate an experiment file.
+
+    A relative ``data_dir`` stays as written (so a results record reproduces on another
+    checkout); :func:`resolve_data_dir` takes it relative to the experiment file's folder.
+    """
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -180,10 +194,15 @@ def load_toml(path: Path) -> ExperimentConfig:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-    data.setdefault("name", path.stem)
-    if data.get("data_dir") and not os.path.isabs(data["data_dir"]):
-        data["data_dir"] = os.path.normpath(os.path.join(path.parent, data["data_dir"]))
+    data.setdefault("name", slug(path.stem, "experiment"))
     return from_dict(data, where=str(path))
+
+
+def resolve_data_dir(data_dir: str | None, base_dir: str | os.PathLike[str] | None) -> str | None:
+    """A relative ``data_dir`` from an experiment file is relative to that file's folder."""
+    if not data_dir or os.path.isabs(data_dir) or base_dir is None:
+        return data_dir
+    return os.path.normpath(os.path.join(base_dir, data_dir))
 
 
 def override(config: ExperimentConfig, changes: dict[str, Any], reranker_changes: dict[str, Any]) -> ExperimentConfig:

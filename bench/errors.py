@@ -27,6 +27,10 @@ class ModelError(BenchError):
 
 
 class DriftError(BenchError):
-    """A reproduced metric differs from the recorded one beyond tolerance."""
+    """A reproduced metric differs from the recorded one beyond tolerance; ``table`` holds the comparison."""
 
     exit_code = 1
+
+    def __init__(self, message: str, table: str = ""):
+        super().__init__(message)
+        self.table = table

@@ -162,7 +162,7 @@ def _bm25(config: ExperimentConfig, collection: collections_mod.Collection, quer
     else:
         index = bm25.RankBm25Index(list(collection.docs), params)
     load_s = time.perf_counter() - started
-    run, latency = bm25.retrieve(index, queries, config.first_stage.depth, lambda q: progress(q, len(q), "bm25"))
+    run, latency = bm25.retrieve(index, queries, config.first_stage.depth, lambda q: progress(q, len(queries), "bm25"))
     info = {"kind": "bm25", "params": to_dict(params), "index_load_s": load_s, "index": str(getattr(index, "path", None))}
     return run, latency, info
 
@@ -184,6 +184,7 @@ def _settings(reranker: RerankerConfig, config: ExperimentConfig) -> Any:
 
 def rerank_stage(
     reranker_cfg: RerankerConfig,
+    located: Any,
     name: str,
     config: ExperimentConfig,
     collection: collections_mod.Collection,
@@ -194,7 +195,7 @@ def rerank_stage(
 ) -> System:
     """Rerank the first stage's top-k with one model (or reuse the identical earlier run)."""
     from .rerank import partial_path, rerank
-    from .rerankers import create, locate
+    from .rerankers import create
 
     depth = max((len(upstream.run.get(q, {})) for q in qids), default=0)
     if reranker_cfg.top_k > depth:
@@ -202,10 +203,10 @@ def rerank_stage(
             f"--top-k {reranker_cfg.top_k} is larger than the first stage's candidates (at most {depth} per query); "
             f"use --top-k {depth} or less"
         )
-    located = locate(reranker_cfg.model, reranker_cfg.revision)
     settings = _settings(reranker_cfg, config)
     stage = {
         "upstream": upstream.hash,
+        "corpus": collection.docs.fingerprint() if collection.docs is not None else None,  # the text the model reads
         "model": located.spec,
         "kind": located.kind,
         "revision": located.revision,
@@ -220,6 +221,7 @@ def rerank_stage(
         cached = None if force else _load_cached(run_file, run_hash)
         if cached:
             log.info("%s: reusing %s", name, run_file)
+            partial_path(run_file).unlink(missing_ok=True)  # left if a run was killed after saving, before cleaning up
             return System(name, located.spec, read_run(run_file), run_file, run_hash, cached["latency"], cached["info"], cached=True)
         if force:
             partial_path(run_file).unlink(missing_ok=True)
@@ -256,13 +258,10 @@ def _peak_memory(device: str) -> float | None:
     return float(torch.cuda.max_memory_allocated(device) / 2**20)
 
 
-def _unique_names(config: ExperimentConfig, first_name: str) -> list[str]:
-    from .rerankers.locate import LocatedModel
-
+def _unique_names(config: ExperimentConfig, located: list[Any], first_name: str) -> list[str]:
     names, seen = [], {first_name}
-    for reranker in config.rerankers:
-        base = reranker.name or LocatedModel(reranker.model, Path(reranker.model), "local" if "/" not in reranker.model else "hub", None).default_name()
-        base = base.lower().replace("/", "-")
+    for reranker, model in zip(config.rerankers, located):
+        base = (reranker.name or model.default_name()).lower().replace("/", "-")
         name, n = base, 2
         while name in seen:
             name, n = f"{base}-{n}", n + 1
@@ -271,23 +270,45 @@ def _unique_names(config: ExperimentConfig, first_name: str) -> list[str]:
     return names
 
 
-def run(config: ExperimentConfig, output: str | Path | None = None, force: bool = False) -> dict[str, Any]:
-    """Run an experiment end to end and write its results record; returns the record."""
+def run(
+    config: ExperimentConfig,
+    output: str | Path | None = None,
+    force: bool = False,
+    experiment_file: str | Path | None = None,
+) -> dict[str, Any]:
+    """Run an experiment end to end and write its results record; returns the record.
+
+    ``experiment_file`` (when the config came from one) anchors a relative ``data_dir``
+    and is recorded so ``bench reproduce`` finds the data again on another checkout.
+    """
+    from .config import resolve_data_dir
+
     started = time.perf_counter()
+    git = git_commit()  # the code that runs is the code checked out now, not after a long run
     paths = Paths.for_output(output)
-    collection = collections_mod.load(config.collection, config.data_dir, config.first_stage.candidates_file)
+    base_dir = Path(experiment_file).parent if experiment_file else None
+    data_dir = resolve_data_dir(config.data_dir, base_dir)
+    collection = collections_mod.load(config.collection, data_dir, config.first_stage.candidates_file)
     measures = parse_measures(list(config.measures or collection.measures))
     qids = _query_ids(config, collection)
     log.info("collection %s: %d judged queries (%s)", collection.name, len(qids), collection.source)
-    systems = [first_stage(config, collection, qids, paths, force)]
     if config.rerankers and collection.docs is None:
         raise ConfigError(f"collection {collection.name!r} has no document text; rerankers need a corpus")
-    for reranker_cfg, name in zip(config.rerankers, _unique_names(config, systems[0].name)):
-        systems.append(rerank_stage(reranker_cfg, name, config, collection, systems[0], qids, paths, force))
+    # find every model (and fail on a bad one) before the first stage's long work
+    from .rerankers import locate
+
+    located = [locate(r.model, r.revision) for r in config.rerankers]
+    for reranker_cfg in config.rerankers:
+        _settings(reranker_cfg, config)
+    systems = [first_stage(config, collection, qids, paths, force)]
+    for reranker_cfg, model, name in zip(config.rerankers, located, _unique_names(config, located, systems[0].name)):
+        systems.append(rerank_stage(reranker_cfg, model, name, config, collection, systems[0], qids, paths, force))
     judged = {q: collection.qrels[q] for q in qids}
-    record = build_record(config, collection, measures, systems, judged, paths, time.perf_counter() - started)
+    record = build_record(config, collection, measures, systems, judged, paths, time.perf_counter() - started, git)
+    record["experiment_file"] = str(experiment_file) if experiment_file else None
     results_file = paths.reports / safe_name(config.experiment_name, "experiment name") / "results.json"
-    write_json(results_file, record)
+    with file_lock(results_file):  # concurrent runs of one experiment: last complete record wins, no stray temp files
+        write_json(results_file, record)
     record["_path"] = str(results_file)
     return record
 
@@ -300,16 +321,18 @@ def build_record(
     qrels: dict[str, dict[str, int]],
     paths: Paths,
     wall_s: float,
+    git: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every system and assemble the results record."""
+    """Evaluate every system and assemble the results record (``git``: the commit when the run started)."""
     from .rerankers.device import describe_device
 
     first_ms = systems[0].latency.get("first_stage_ms")
     rows = []
     for system in systems:
         evaluation = evaluate(qrels, system.run, measures)
-        latency = {k: v for k, v in system.latency.items() if not k.endswith("_ms")}
+        latency = dict(system.latency)
         latency["first_stage"] = systems[0].latency.get("first_stage")
+        latency["first_stage_ms"] = first_ms
         per_query = combine(first_ms, system.latency.get("rerank_ms") or {q: 0.0 for q in (first_ms or {})})
         end_to_end = summarize(per_query) if per_query else None
         if end_to_end:
@@ -340,7 +363,7 @@ def build_record(
         "queries": len(qrels),
         "versions": versions(),
         "device": describe_device(devices[0]) if devices else {"type": "cpu", "name": platform.processor() or platform.machine()},
-        "git": git_commit(),
+        "git": git if git is not None else git_commit(),
         "wall_s": wall_s,
         "notes": [
             "Documents below each reranker's top_k keep their first-stage order, so depth-based measures (R@1000) "

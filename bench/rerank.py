@@ -4,8 +4,10 @@ Each finished query is appended to ``<run>.partial`` as one JSON line (flushed a
 fsynced every few queries), after a header naming the run's hash. A rerun of the same
 configuration reads that file back and continues where it stopped: after Ctrl-C or a
 SIGKILL at most the query in flight is redone. A torn last line (killed mid-write) is
-dropped. Scores round-trip exactly through JSON, so the final run file is byte-identical
-to an uninterrupted run's.
+dropped, and the file is rewritten (atomically) without it before new lines are appended,
+so a second interruption loses nothing either. Scores round-trip exactly through JSON,
+so the final run file is byte-identical to an uninterrupted run's. A full disk while
+appending is a one-line error; the queries already written are kept for the rerun.
 
 Latency: the model scores query i while a background thread tokenises query i+1
 (``Reranker.score_stream``), so a query's time is pipeline wall time: from the previous
@@ -20,6 +22,7 @@ like with the first stage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,18 +30,20 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .collections import Documents
 from .errors import DataError
 from .progress import progress
 from .rerankers import Reranker
 from .rerankers.device import synchronize
+from .store import disk_errors, write_text
 from .trec import Run, ranked
 
 log = logging.getLogger(__name__)
 
 FSYNC_EVERY = 5
+KEPT = "free space and run the same command again; the finished queries are kept"
 
 
 @dataclass
@@ -58,22 +63,51 @@ def read_partial(path: Path, run_hash: str) -> dict[str, dict[str, Any]]:
     done: dict[str, dict[str, Any]] = {}
     if not path.is_file():
         return done
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         lines = fh.read().split("\n")
     try:
         header = json.loads(lines[0])
     except (json.JSONDecodeError, IndexError):
         return done
-    if header.get("hash") != run_hash:
+    if not isinstance(header, dict) or header.get("hash") != run_hash:
         log.warning("ignoring %s: it belongs to another configuration", path)
         return done
     for line in lines[1:]:
         try:
             row = json.loads(line)
-            done[row["qid"]] = row
+            if len(row["docs"]) == len(row["scores"]) and isinstance(row["ms"], (int, float)):
+                done[row["qid"]] = row
         except (json.JSONDecodeError, KeyError, TypeError):
             continue  # a torn last line from a kill mid-write
     return done
+
+
+def _header(run_hash: str) -> str:
+    return json.dumps({"hash": run_hash}) + "\n"
+
+
+@contextlib.contextmanager
+def open_partial(path: Path, run_hash: str, done: dict[str, dict[str, Any]]) -> Iterator[IO[str]]:
+    """The partial file, ready for appending: fresh (header only) or rewritten with exactly the rows in ``done``.
+
+    Rewriting drops a torn last line, so the next line does not land on the end of it.
+    """
+    with disk_errors(path, KEPT):
+        if done:
+            write_text(path, _header(run_hash) + "".join(json.dumps(row) + "\n" for row in done.values()))
+            fh = open(path, "a", encoding="utf-8")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(path, "w", encoding="utf-8")
+    try:
+        if not done:
+            with disk_errors(path, KEPT):
+                fh.write(_header(run_hash))
+                fh.flush()
+        yield fh
+    finally:
+        with contextlib.suppress(OSError):  # after a failed write (disk full) closing fails too; that error is already raised
+            fh.close()
 
 
 def assemble(first: Mapping[str, float], docs: list[str], scores: list[float]) -> dict[str, float]:
@@ -103,12 +137,8 @@ def rerank(
     done = read_partial(part, run_hash)
     if done:
         log.info("%s: resuming, %d of %d queries already done (%s)", desc, len(done), len(qids), part)
-    part.parent.mkdir(parents=True, exist_ok=True)
     todo = [q for q in qids if q not in done]
-    with open(part, "a" if done else "w", encoding="utf-8") as fh:
-        if not done:
-            fh.write(json.dumps({"hash": run_hash}) + "\n")
-            fh.flush()
+    with open_partial(part, run_hash, done) as fh:
 
         def candidates() -> Iterator[tuple[tuple[str, list[str]], str, list[str]]]:
             for qid in todo:
@@ -131,11 +161,13 @@ def rerank(
             row: dict[str, Any] = {"qid": qid, "docs": ids, "scores": scores, "ms": (now - last) * 1000.0}
             last = now
             done[qid] = row
-            fh.write(json.dumps(row) + "\n")
-            fh.flush()
-            if count % FSYNC_EVERY == 0:
-                os.fsync(fh.fileno())
-        os.fsync(fh.fileno())
+            with disk_errors(part, KEPT):
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
+                if count % FSYNC_EVERY == 0:
+                    os.fsync(fh.fileno())
+        with disk_errors(part, KEPT):
+            os.fsync(fh.fileno())
     run: Run = {}
     latency: dict[str, float] = {}
     pairs = 0

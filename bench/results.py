@@ -82,6 +82,9 @@ def load_results(path: str | os.PathLike[str]) -> Any:
                     "p50_ms": latency.get("p50_ms"),
                     "p95_ms": latency.get("p95_ms"),
                     "pairs_per_s": (latency.get("rerank") or {}).get("pairs_per_s"),
+                    "rerank_total_s": (latency.get("rerank") or {}).get("total_s"),
+                    "parameters": (system.get("info") or {}).get("parameters") if system.get("model") else None,
+                    "commit": (record.get("git") or {}).get("commit"),
                     "run_file": system.get("run_file"),
                 }
             )

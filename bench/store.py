@@ -13,6 +13,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import BenchError, ConfigError
+
+log = logging.getLogger(__name__)
 
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
@@ -49,6 +52,17 @@ def safe_name(name: str, what: str = "name") -> str:
     return "__".join(parts)
 
 
+def slug(text: str, fallback: str = "x") -> str:
+    """A name derived from something the user did not choose as a name (a folder, a file stem), made safe.
+
+    Runs of characters outside ``[A-Za-z0-9._+-]`` become ``-`` and punctuation at either end is
+    dropped (``My Model (v2)`` -> ``My-Model-v2``, ``../../x`` -> ``x``); the result always passes
+    :func:`safe_name`.
+    """
+    out = re.sub(r"[^A-Za-z0-9._+-]+", "-", text).strip("-._+")
+    return out if out and _SAFE_COMPONENT.match(out) and out not in {".", ".."} else fallback
+
+
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and fixed separators: the same text in every process and Python version."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
@@ -59,40 +73,77 @@ def stable_hash(obj: Any, length: int = 12) -> str:
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()[:length]
 
 
-def _disk_error(path: Path, exc: OSError) -> BenchError:
+def _disk_error(path: Path, exc: OSError, full: str = "free space or choose another --output; nothing was left half-written") -> BenchError:
     if exc.errno == errno.ENOSPC:
-        return BenchError(f"disk full while writing {path}; free space or choose another --output; nothing was left half-written")
+        return BenchError(f"disk full while writing {path}; {full}")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return BenchError(f"cannot write {path} ({exc.strerror}); choose a writable --output or cache folder")
-    return BenchError(f"cannot write {path}: {exc.strerror or exc}")
+    return BenchError(f"cannot write {path} ({exc.strerror or exc}); check that --output and the cache folder are writable folders")
+
+
+def _default_mode(path: Path, directory: bool = False) -> int:
+    """The mode a plain ``open``/``mkdir`` would give (mkstemp's 0600 hides results from co-workers); an existing file keeps its own."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return (0o777 if directory else 0o666) & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (os.umask(0) would race with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+@contextlib.contextmanager
+def disk_errors(path: str | os.PathLike[str], full: str | None = None) -> Iterator[None]:
+    """Turn an ``OSError`` while writing ``path`` (disk full, read-only) into a one-line :class:`BenchError`.
+
+    ``full`` replaces the advice given when the disk is full.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise (_disk_error(Path(path), exc, full) if full else _disk_error(Path(path), exc)) from exc
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success fsync and rename it over ``path``.
 
-    On any error the temporary file is removed and ``path`` is untouched.
+    On any error the temporary file is removed and ``path`` is untouched. A temporary file
+    left by a killed process (``.<name>.*.tmp-``) is removed by the next :func:`file_lock` holder.
     """
     path = Path(path)
+    binary = "b" in mode
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _disk_error(path, exc) from exc
-    binary = "b" in mode
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as fh:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp-", dir=path.parent)
+        handle: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        with handle as fh:
+            os.fchmod(fh.fileno(), _default_mode(path))
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise _disk_error(path, exc) from exc
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
 
 
@@ -111,29 +162,68 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Build a folder under a temporary name and rename it into place when complete."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp-", dir=path.parent))
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp-", dir=path.parent))
+        os.chmod(tmp, _default_mode(path, directory=True))
         yield tmp
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise _disk_error(path, exc) from exc
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def lock_path(path: str | os.PathLike[str]) -> Path:
+    """The lock file of a cache entry: hidden, beside it (``.<name>.lock``)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+def _sweep_temps(path: Path) -> None:
+    """Remove temporary files and folders a killed writer of this entry left (``.<stem>.*.tmp-``)."""
+    for leftover in path.parent.glob(f".{glob_escape(path.stem)}.*.tmp-"):
+        log.info("removing %s, left by an interrupted run", leftover)
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+def glob_escape(text: str) -> str:
+    """``text`` matched literally in a glob pattern."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
-    """An exclusive advisory lock on ``path + '.lock'`` (released when the process dies)."""
-    lock_path = Path(str(path) + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    """An exclusive advisory lock on a cache entry (released when the process dies, even by SIGKILL).
+
+    The holder owns ``path`` and its siblings named ``<stem>.*`` (a run's ``.meta.json`` and
+    ``.partial``); temporary files a killed holder left for them are removed on entry.
+    A second process blocks until the first is done, then finds its finished artifact.
+    """
+    path = Path(path)
+    lock = lock_path(path)
+    with disk_errors(path):
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock, "a+")
+    with fh:
         try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another run that is computing %s", path)
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            _sweep_temps(path)
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -30,14 +30,16 @@ def _read_lines(path: Path) -> Iterable[tuple[int, str]]:
         raise DataError(f"{path}: file not found; check the path") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, expected a file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc}); check the path and its permissions") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {raw[exc.start]:#04x}); re-encode the file as UTF-8") from None
+        line_no = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line_no}: not valid UTF-8 (byte {raw[exc.start]:#04x}); re-encode the file as UTF-8") from None
     # split on "\n" only: str.splitlines() also breaks at U+0085 and U+2028, which occur in MS MARCO text
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
+    for number, raw_line in enumerate(text.split("\n"), start=1):
+        line = raw_line.rstrip("\r")
         if line.strip():
             yield number, line
 

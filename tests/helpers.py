@@ -24,6 +24,19 @@ def write_vocab(folder: Path) -> Path:
     return path
 
 
+def word_piece_tokenizer(vocab: Path):
+    """A BERT tokenizer over ``vocab``: transformers 5 takes ``vocab=`` and silently ignores the old ``vocab_file=``."""
+    import inspect
+
+    from transformers import BertTokenizerFast
+
+    key = "vocab" if "vocab" in inspect.signature(BertTokenizerFast.__init__).parameters else "vocab_file"
+    tokenizer = BertTokenizerFast(**{key: str(vocab)}, do_lower_case=True)
+    lines = len(vocab.read_text(encoding="utf-8").split())
+    assert tokenizer.vocab_size == lines, f"tokenizer has {tokenizer.vocab_size} tokens, vocab.txt {lines}"
+    return tokenizer
+
+
 def tiny_bert_config(vocab_size: int, num_labels: int = 1, layers: int = 2):
     from transformers import BertConfig
 
@@ -41,11 +54,11 @@ def tiny_bert_config(vocab_size: int, num_labels: int = 1, layers: int = 2):
 def make_cross_encoder(folder: Path, num_labels: int = 1, seed: int = 0, id2label: dict[int, str] | None = None) -> Path:
     """A 2-layer BERT sequence classifier with random weights (fixed seed), saved as safetensors."""
     import torch
-    from transformers import BertForSequenceClassification, BertTokenizerFast
+    from transformers import BertForSequenceClassification
 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = write_vocab(folder)
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    tokenizer = word_piece_tokenizer(vocab)
     config = tiny_bert_config(tokenizer.vocab_size, num_labels)
     if id2label:
         config.id2label = id2label
@@ -60,11 +73,11 @@ def make_cross_encoder(folder: Path, num_labels: int = 1, seed: int = 0, id2labe
 def make_plain_bert(folder: Path, seed: int = 0) -> Path:
     """A BERT encoder without a classification head (not usable as a cross-encoder)."""
     import torch
-    from transformers import BertModel, BertTokenizerFast
+    from transformers import BertModel
 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = write_vocab(folder)
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    tokenizer = word_piece_tokenizer(vocab)
     torch.manual_seed(seed)
     BertModel(tiny_bert_config(tokenizer.vocab_size)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -138,3 +138,22 @@ def test_tiny_bi_encoder_pooling(tiny_bi_encoder: Path):
     scores = r.score("goldfish", ["goldfish", "war"])
     assert all(-1.0 - 1e-6 <= s <= 1.0 + 1e-6 for s in scores)
     assert r.describe()["pooling"] == "mean" and r.describe()["normalize"] is True
+
+
+def test_max_length_is_capped_at_the_models_positions(tiny_cross_encoder: Path):
+    """A 128-position model with the default max_length 512 must truncate, not crash."""
+    r = create(locate(str(tiny_cross_encoder)), _settings(max_length=512))
+    r.load()
+    assert r.max_length == 128
+    long_passage = " ".join(["goldfish grow in a big tank"] * 60)
+    reference = _reference_scores_at(tiny_cross_encoder, "do goldfish grow", [long_passage], 128)
+    assert r.score("do goldfish grow", [long_passage]) == pytest.approx(reference, abs=1e-5)
+
+
+def _reference_scores_at(folder: Path, query: str, passages: list[str], max_length: int) -> list[float]:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    with torch.inference_mode():
+        return [float(model(**tok(query, p, return_tensors="pt", truncation="longest_first", max_length=max_length)).logits[0, 0]) for p in passages]

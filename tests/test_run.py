@@ -126,7 +126,8 @@ def test_dl19_candidates_bm25(dl19: Path, tmp_path: Path, capsys):
 
 
 def test_dl19_minilm_reranker_beats_bm25(dl19: Path, minilm: Path, tmp_path: Path, capsys):
-    code, _, _ = _run(capsys, "run", "trec-dl-2019", "--data-dir", str(dl19.parent), "--model", "sentence-transformers/all-MiniLM-L6-v2", "--output", str(tmp_path))
+    model = "sentence-transformers/all-MiniLM-L6-v2"
+    code, _, _ = _run(capsys, "run", "trec-dl-2019", "--data-dir", str(dl19.parent), "--model", model, "--output", str(tmp_path))
     assert code == 0
     record = _record(tmp_path, "trec-dl-2019")
     bm25, minilm_sys = record["systems"]

@@ -204,7 +204,25 @@ class Reranker:
         where autocast gains a third (BENCHMARKS.md); LayerNorm and softmax still
         accumulate in fp32 inside PyTorch's bf16 kernels.
         """
-        return model.to(self.settings.device, dtype=torch_dtype(self.settings.dtype))
+        import torch
+
+        try:
+            return model.to(self.settings.device, dtype=torch_dtype(self.settings.dtype))
+        except torch.cuda.OutOfMemoryError:
+            raise ModelError(
+                f"model {self.located.spec!r} does not fit in GPU memory ({self.settings.dtype}); "
+                "free the GPU, use --dtype float16 or --device cpu"
+            ) from None
+
+    def fit_max_length(self, requested: int, model_config: Any) -> int:
+        """``requested`` capped at what the model can embed (tokenizer limit, else position embeddings)."""
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        if not limit or limit > 100_000:  # "unset" in transformers is a huge number
+            limit = getattr(model_config, "max_position_embeddings", None)
+        if limit and requested > limit:
+            log.info("%s: max_length %d capped at the model's limit %d", self.located.spec, requested, limit)
+            return int(limit)
+        return requested
 
     def batches(self, features: list[dict[str, list[int]]], pad_id: int) -> Batches:
         """Length-sorted, padded CPU batches at the current batch size."""
@@ -225,14 +243,17 @@ class Reranker:
                 with torch.inference_mode():
                     out = forward(tensors)
             except torch.cuda.OutOfMemoryError:
+                out = None  # handled outside the except block, so the failed batch's tensors can be freed
+            if out is None:
+                del tensors
                 if self.batch_size == 1:
                     raise ModelError(
                         f"model {self.located.spec!r} does not fit in GPU memory even at batch size 1; "
                         "use a smaller --max-length, --dtype float16 or --device cpu"
-                    ) from None
+                    )
                 torch.cuda.empty_cache()
                 self.batch_size = max(1, self.batch_size // 2)
-                log.warning("CUDA out of memory: retrying with batch size %d", self.batch_size)
+                log.warning("CUDA out of memory with %s: retrying with batch size %d", self.located.spec, self.batch_size)
                 queue = batches.cut(done, self.batch_size)
                 continue
             values = out.float().cpu().tolist()

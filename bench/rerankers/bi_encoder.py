@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ModelError
 from .base import Batches, Reranker
-from .locate import check_weights, read_json
+from .locate import check_code, check_weights, read_json
 
 
 class BiEncoder(Reranker):
@@ -43,6 +43,7 @@ class BiEncoder(Reranker):
         st_cfg = read_json(st_cfg_path) if st_cfg_path.is_file() else {}
         self.max_length = min(self.settings.max_length, int(st_cfg.get("max_seq_length") or self.settings.max_length))
         check_weights(path, self.settings.allow_pickle)
+        check_code(path, self.located.spec, self.settings.trust_remote_code)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=self.settings.trust_remote_code)
             model = AutoModel.from_pretrained(
@@ -53,6 +54,7 @@ class BiEncoder(Reranker):
             )
         except (OSError, ValueError) as exc:
             raise ModelError(f"model {self.located.spec!r} could not be loaded: {str(exc).splitlines()[0]}") from None
+        self.max_length = self.fit_max_length(self.max_length, model.config)
         self.model = self.place(model)
 
     def describe(self) -> dict[str, Any]:

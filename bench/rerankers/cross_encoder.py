@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ModelError
 from .base import Batches, Reranker
-from .locate import check_weights, read_json
+from .locate import check_code, check_weights, read_json
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class CrossEncoder(Reranker):
                 "use a cross-encoder checkpoint, or a sentence-transformers folder for bi-encoder reranking"
             )
         check_weights(path, self.settings.allow_pickle)
+        check_code(path, self.located.spec, self.settings.trust_remote_code)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=self.settings.trust_remote_code)
             model, info = AutoModelForSequenceClassification.from_pretrained(
@@ -68,6 +69,7 @@ class CrossEncoder(Reranker):
             )
         self.num_labels = int(model.config.num_labels)
         self.label = 0 if self.num_labels == 1 else relevant_index(model.config)
+        self.max_length = self.fit_max_length(self.settings.max_length, model.config)
         self.model = self.place(model)
 
     def describe(self) -> dict[str, Any]:
@@ -81,7 +83,7 @@ class CrossEncoder(Reranker):
             [query] * len(passages),
             passages,
             truncation="longest_first",
-            max_length=self.settings.max_length,
+            max_length=self.max_length,
             padding=False,
             return_attention_mask=False,
         )

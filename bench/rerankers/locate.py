@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from ..store import slug
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class LocatedModel:
         base = self.spec.rstrip("/").split("/")[-1] if self.source != "local" else self.path.name
         if base in {"model", "models", "checkpoint", "final", ""}:
             base = self.path.parent.name
-        return base.lower()
+        return slug(base.lower(), "model")  # a folder name becomes a file name: no spaces, no '..'
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -131,3 +132,26 @@ def check_weights(path: Path, allow_pickle: bool) -> None:
         )
     if not has_safe and not has_pickle:
         raise ModelError(f"model folder {path} has no weight files (*.safetensors); the folder is incomplete")
+
+
+def check_code(path: Path, spec: str, trust_remote_code: bool) -> None:
+    """Refuse a model that needs its own Python code (``auto_map`` in config.json) unless ``--trust-remote-code``.
+
+    transformers would refuse too (we never pass ``trust_remote_code=True`` unasked); checking
+    first gives one clear line instead of its warnings. A known ``model_type`` with an
+    ``auto_map`` loads transformers' own class, so it is not refused.
+    """
+    config_file = path / "config.json"
+    if trust_remote_code or not config_file.is_file():
+        return
+    config = read_json(config_file)
+    if not config.get("auto_map"):
+        return
+    from transformers import CONFIG_MAPPING
+
+    if config.get("model_type") not in CONFIG_MAPPING:
+        modules = sorted({str(v if isinstance(v, str) else v[0]).split("--")[-1].split(".")[0] for v in config["auto_map"].values() if v})
+        raise ModelError(
+            f"model {spec!r} needs its own code ({', '.join(m + '.py' for m in modules)}), which runs when loaded; "
+            "pass --trust-remote-code if you trust it"
+        )

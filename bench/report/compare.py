@@ -1,0 +1,368 @@
+"""Assemble a report from one or several results records: rows, columns, cells, comparisons.
+
+Rows are systems, identified by name. With several records of *different* collections a
+system's numbers sit side by side in per-collection columns. When one collection appears
+in several records (two commits, two settings), every row also carries the record's
+label, and each system measured more than once gets a difference row (later record
+minus the first). Significance is tested per collection against that collection's
+baseline on the per-query values in the records, plus, for difference rows, between
+the two measurements; Holm–Bonferroni then corrects over every comparison in the table.
+Nothing is rerun: only the records are read.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError, DataError
+from . import significance
+from .sources import Source, load_sources
+
+# (header, path into system["latency"], better)
+LATENCY_COLUMNS = (
+    ("p50 ms/q", ("p50_ms",), "min"),
+    ("p95 ms/q", ("p95_ms",), "min"),
+    ("pairs/s", ("rerank", "pairs_per_s"), "max"),
+    ("rerank s", ("rerank", "total_s"), "min"),
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: a measure, a latency figure or the parameter count, for one collection."""
+
+    collection: str | None
+    name: str
+    kind: str  # "measure" | "latency" | "parameters"
+    better: str | None  # "max" | "min" | None (never bolded)
+    path: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.collection or ''}|{self.name}"
+
+    def format(self, value: float | None, signed: bool = False) -> str:
+        """Display text: 4 decimals for measures, sensible precision for the rest, '-' when absent."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "-"
+        sign = "+" if signed else ""
+        if self.kind == "measure":
+            return f"{value:{sign}.4f}"
+        if self.kind == "parameters":
+            return _count(value, signed)
+        digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+        return f"{value:{sign},.{digits}f}"
+
+
+def _count(value: float, signed: bool) -> str:
+    sign = "+" if signed and value >= 0 else "-" if value < 0 else ""
+    v = abs(value)
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if v >= scale:
+            return f"{sign}{v / scale:.1f}{unit}"
+    return f"{sign}{int(v)}"
+
+
+@dataclass
+class Row:
+    """A system (in one record per collection), or the difference between two measurements of one."""
+
+    system: str
+    variant: str | None = None
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)  # collection -> system record
+    pairs: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)  # collection -> (later, earlier)
+    against: str | None = None  # difference rows: the earlier variant
+
+    @property
+    def is_difference(self) -> bool:
+        return bool(self.pairs)
+
+    @property
+    def key(self) -> tuple[str, str | None, str | None]:
+        return (self.system, self.variant, self.against)
+
+    @property
+    def label(self) -> str:
+        if self.is_difference:
+            return f"Δ {self.system} ({self.variant} − {self.against})"
+        return self.system if self.variant is None else f"{self.system} [{self.variant}]"
+
+
+@dataclass
+class Comparison:
+    """One paired test: a row against the baseline (or a later measurement against an earlier one)."""
+
+    row: Row
+    collection: str
+    measure: str
+    against: str
+    base: Row | None  # the baseline row (None for a difference row: later vs earlier measurement)
+    queries: int
+    delta: float
+    wins: int
+    ties: int
+    losses: int
+    p: float
+    p_holm: float = 1.0
+    marker: str = ""
+
+
+@dataclass
+class Cell:
+    value: float | None
+    text: str
+    bold: bool = False
+    marker: str = ""
+
+
+IMPROVED, DEGRADED = "†", "‡"
+
+
+@dataclass
+class Report:
+    """Everything the renderers need; built by :func:`build_report`."""
+
+    sources: list[Source]
+    collections: list[str]
+    measures: list[str]
+    columns: list[Column]
+    rows: list[Row]
+    baselines: dict[str, Row]  # collection -> the baseline row of its first record
+    comparisons: list[Comparison]
+    test: str
+    alpha: float
+    cells: dict[tuple[tuple[str, str | None, str | None], str], Cell]
+    notes: list[str]
+    _index: dict[tuple[tuple[str, str | None, str | None], str, str], Comparison] = field(default_factory=dict, repr=False)
+
+    @property
+    def multi_collection(self) -> bool:
+        return len(self.collections) > 1
+
+    @property
+    def first_measure(self) -> str:
+        return self.measures[0]
+
+    def is_baseline(self, row: Row) -> bool:
+        return not row.is_difference and not any(c.row is row for c in self.comparisons) and any(
+            c.base is row for c in self.comparisons
+        )
+
+    def cell(self, row: Row, column: Column) -> Cell:
+        return self.cells[(row.key, column.key)]
+
+    def comparison(self, row: Row, collection: str, measure: str) -> Comparison | None:
+        """The test of ``row`` on one collection and measure (None for a baseline or a missing value)."""
+        if len(self._index) != len(self.comparisons):
+            self._index = {(c.row.key, c.collection, c.measure): c for c in self.comparisons}
+        return self._index.get((row.key, collection, measure))
+
+    def queries(self, collection: str) -> int:
+        return max(int(s.record.get("queries") or 0) for s in self.sources if s.collection == collection)
+
+
+def _dig(obj: Any, path: tuple[str, ...]) -> float | None:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return float(obj) if isinstance(obj, (int, float)) and not isinstance(obj, bool) else None
+
+
+def _value(system: dict[str, Any], column: Column) -> float | None:
+    if column.kind == "measure":
+        value = system["metrics"].get(column.name)
+        return None if value is None else float(value)
+    if column.kind == "latency":
+        return _dig(system.get("latency") or {}, column.path)
+    if system.get("model") is None:
+        return None
+    return _dig(system.get("info") or {}, ("parameters",))
+
+
+def _measures(sources: list[Source], wanted: list[str] | None) -> list[str]:
+    available: list[str] = []
+    for source in sources:
+        for m in source.record.get("measures") or []:
+            if m not in available:
+                available.append(m)
+    if not wanted:
+        return available
+    missing = [m for m in wanted if m not in available]
+    if missing:
+        raise ConfigError(f"measure {missing[0]!r} is not in the results; use --measures with some of: {' '.join(available)}")
+    return list(wanted)
+
+
+def _build_rows(sources: list[Source], collections: list[str]) -> list[Row]:
+    versioned = any(sum(s.collection == c for s in sources) > 1 for c in collections)
+    rows: dict[tuple[str, str | None], Row] = {}
+    names: list[str] = []
+    for source in sources:
+        for system in source.systems():
+            variant = source.label if versioned else None
+            row = rows.setdefault((system["name"], variant), Row(system["name"], variant))
+            if source.collection in row.entries:
+                raise DataError(f"{source.path}: system {system['name']!r} appears twice in one record")
+            row.entries[source.collection] = system
+            if system["name"] not in names:
+                names.append(system["name"])
+    ordered: list[Row] = []
+    for name in names:
+        group = [r for (n, _), r in rows.items() if n == name]
+        ordered += group
+        ordered += _difference_rows(name, sources, collections) if versioned else []
+    return ordered
+
+
+def _difference_rows(name: str, sources: list[Source], collections: list[str]) -> list[Row]:
+    """Later measurement minus the first, per collection, for a system measured more than once."""
+    diffs: dict[tuple[str, str], Row] = {}
+    for collection in collections:
+        found = [(s, sys) for s in sources if s.collection == collection for sys in s.systems() if sys["name"] == name]
+        for later_source, later in found[1:]:
+            first_source, first = found[0]
+            row = diffs.setdefault((later_source.label, first_source.label), Row(name, later_source.label, against=first_source.label))
+            row.pairs[collection] = (later, first)
+    return list(diffs.values())
+
+
+def _default_baseline(sources: list[Source], collection: str) -> dict[str, Any]:
+    systems = next(s for s in sources if s.collection == collection).systems()
+    return next((s for s in systems if s.get("model") is None), systems[0])
+
+
+def _baselines(rows: list[Row], sources: list[Source], collections: list[str], name: str | None) -> dict[str, Row]:
+    out: dict[str, Row] = {}
+    for collection in collections:
+        candidates = [r for r in rows if not r.is_difference and collection in r.entries]
+        if name is None:
+            wanted = _default_baseline(sources, collection)
+            out[collection] = next(r for r in candidates if r.entries[collection] is wanted)
+            continue
+        match = [r for r in candidates if name in (r.label, r.system)]
+        if not match:
+            known = ", ".join(dict.fromkeys(r.label for r in candidates))
+            raise ConfigError(f"baseline {name!r} is not a system of {collection} (systems: {known}); use --baseline with one of them")
+        out[collection] = match[0]
+    return out
+
+
+def _baseline_for(row: Row, collection: str, rows: list[Row], primary: Row, fixed: bool) -> Row:
+    """A record's own baseline system when it has one (two commits: each against its own BM25), else the first record's."""
+    if fixed or row.variant is None:
+        return primary
+    same = [r for r in rows if not r.is_difference and r.system == primary.system and r.variant == row.variant and collection in r.entries]
+    return same[0] if same else primary
+
+
+def _paired(system: dict[str, Any], baseline: dict[str, Any], measure: str) -> tuple[list[float], list[float], int]:
+    mine = (system.get("per_query") or {}).get(measure) or {}
+    base = (baseline.get("per_query") or {}).get(measure) or {}
+    qids = [q for q in base if q in mine]
+    return [float(mine[q]) for q in qids], [float(base[q]) for q in qids], max(len(mine), len(base))
+
+
+def _compare(row: Row, collection: str, measure: str, system: dict[str, Any], baseline: dict[str, Any], against: str,
+             base_row: Row | None, test: str, notes: list[str]) -> Comparison | None:
+    if not all((s.get("per_query") or {}).get(measure) for s in (system, baseline)):
+        return None  # the measure is not in one of the records
+    a, b, n = _paired(system, baseline, measure)
+    if not a:
+        notes.append(f"{row.label} and {against} on {collection} share no queries for {measure}; not tested.")
+        return None
+    if len(a) < n:
+        note = f"{row.label} vs {against} on {collection}: tested on the {len(a)} queries both have (of {n})."
+        if note not in notes:
+            notes.append(note)
+    wins, ties, losses = significance.win_tie_loss(a, b)
+    delta = sum(x - y for x, y in zip(a, b, strict=True)) / len(a)
+    p = significance.paired_pvalue(a, b, test)
+    return Comparison(row, collection, measure, against, base_row, len(a), delta, wins, ties, losses, p)
+
+
+def build_report(
+    paths: list[str | os.PathLike[str]] | str | os.PathLike[str],
+    baseline: str | None = None,
+    measures: list[str] | None = None,
+    test: str = "t",
+    alpha: float = 0.05,
+) -> Report:
+    """Read results records and compute the comparison table, significance and notes."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not paths:
+        raise ConfigError("no results files given; pass one or more reports/<experiment>/results.json")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"--alpha must be between 0 and 1, got {alpha}")
+    test = significance.check_test(test)
+    sources = load_sources(list(paths))
+    collections = list(dict.fromkeys(s.collection for s in sources))
+    chosen = _measures(sources, measures)
+    multi = len(collections) > 1
+    columns = [Column(c if multi else None, m, "measure", "max") for c in collections for m in chosen]
+    columns += [Column(c if multi else None, h, "latency", better, path) for c in collections for h, path, better in LATENCY_COLUMNS]
+    columns.append(Column(None, "params", "parameters", None))
+    rows = _build_rows(sources, collections)
+    baselines = _baselines(rows, sources, collections, baseline)
+    notes: list[str] = []
+    comparisons: list[Comparison] = []
+    fixed = baseline is not None and any(r.label == baseline and r.variant is not None for r in rows)
+    for collection in collections:
+        for row in rows:
+            base_row = None if row.is_difference else _baseline_for(row, collection, rows, baselines[collection], fixed)
+            for measure in chosen:
+                if row.is_difference and collection in row.pairs:
+                    later, earlier = row.pairs[collection]
+                    found = _compare(row, collection, measure, later, earlier, f"{row.system} [{row.against}]", None, test, notes)
+                elif base_row is not None and collection in row.entries and row is not base_row:
+                    base = base_row.entries[collection]
+                    found = _compare(row, collection, measure, row.entries[collection], base, base_row.label, base_row, test, notes)
+                else:
+                    found = None
+                if found:
+                    comparisons.append(found)
+    for comparison, adjusted in zip(comparisons, significance.holm([c.p for c in comparisons]), strict=True):
+        comparison.p_holm = adjusted
+        if adjusted < alpha and comparison.delta != 0:
+            comparison.marker = IMPROVED if comparison.delta > 0 else DEGRADED
+    report = Report(sources, collections, chosen, columns, rows, baselines, comparisons, test, alpha, {}, notes)
+    _fill_cells(report)
+    for source in sources:
+        for note in source.record.get("notes") or []:
+            if note not in report.notes:
+                report.notes.append(note)
+    return report
+
+
+def _fill_cells(report: Report) -> None:
+    for row in report.rows:
+        for column in report.columns:
+            collections = report.collections if column.collection is None else [column.collection]
+            value: float | None = None
+            for collection in collections:
+                if row.is_difference and collection in row.pairs:
+                    later, earlier = (_value(s, column) for s in row.pairs[collection])
+                    value = None if later is None or earlier is None else later - earlier
+                elif collection in row.entries:
+                    value = _value(row.entries[collection], column)
+                if value is not None:
+                    break
+            marker = ""
+            if column.kind == "measure":
+                comparison = report.comparison(row, column.collection or report.collections[0], column.name)
+                marker = comparison.marker if comparison else ""
+            report.cells[(row.key, column.key)] = Cell(value, column.format(value, signed=row.is_difference), marker=marker)
+    for column in report.columns:
+        if column.better is None:
+            continue
+        cells = [report.cell(r, column) for r in report.rows if not r.is_difference]
+        present = [c for c in cells if c.value is not None]
+        if len(present) < 2 or len({c.text for c in present}) == 1:
+            continue  # nothing to single out
+        best = (max if column.better == "max" else min)(present, key=lambda c: c.value or 0.0)
+        for c in present:
+            c.bold = c.text == best.text
