@@ -33,6 +33,7 @@ import functools
 import importlib.util
 import logging
 import sys
+import threading
 import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -70,8 +71,16 @@ class _DeferredPackage(types.ModuleType):
         return getattr(self, name)
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
 def _import_ranx_metrics() -> Any:
     """``ranx.metrics`` without running ranx's package ``__init__`` (see the module docstring)."""
+    with _IMPORT_LOCK:
+        return _import_ranx_metrics_locked()
+
+
+def _import_ranx_metrics_locked() -> Any:
     if "ranx" in sys.modules:
         import ranx.metrics
 
@@ -110,6 +119,16 @@ def ranx_metric(metric: str) -> Callable[..., Any]:
 
         module = ranx.metrics
     return module.metric_switch(metric)  # type: ignore[no-any-return]
+
+
+def warm_up() -> None:
+    """Import ranx's metric functions and compile numba's typed list once (see bench.prewarm)."""
+    import numpy as np
+    from numba.typed import List as TypedList
+
+    for metric in ("ndcg", "mrr", "map", "recall", "precision", "r-precision", "hit_rate"):
+        ranx_metric(metric)
+    TypedList([np.zeros((1, 2), dtype=np.float64)])
 
 
 def _as_arrays(qrels: Qrels, run: Mapping[str, Mapping[str, float]]) -> tuple[list[str], Any, Any]:

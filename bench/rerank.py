@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from . import prewarm
 from .collections import Documents
 from .errors import DataError
 from .progress import progress
@@ -152,6 +153,7 @@ def rerank(
                     )
                 yield (qid, ids), queries[qid], [texts[d] for d in ids]
 
+        prewarm.start()  # evaluation's and the report's imports overlap the forward passes
         synchronize(reranker.settings.device)
         last = time.perf_counter()
         scored = reranker.score_stream(candidates())

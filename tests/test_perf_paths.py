@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -246,3 +247,44 @@ def test_threaded_retrieve_equals_sequential(vaswani: Path, tmp_path: Path):
     one, lat_one = retrieve(index, c.queries, 100)
     two, lat_two = retrieve(index, c.queries, 100, threads=2)
     assert list(one) == list(two) and one == two and set(lat_two) == set(lat_one)
+
+
+# -- process start and exit ------------------------------------------------------------
+
+
+def _python_m_bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True, env=full_env, cwd=ROOT, check=False)
+
+
+def test_python_m_bench_fast_exit_keeps_exit_codes_and_output(tiny_collection: Path, tiny_cross_encoder: Path, tmp_path: Path):
+    common = ["run", "tiny", "--data-dir", str(tiny_collection.parent), "--model", str(tiny_cross_encoder), "--output", str(tmp_path)]
+    ok = _python_m_bench(*common, "--top-k", "3")
+    assert ok.returncode == 0, ok.stderr
+    assert "tiny-ce" in ok.stdout and ok.stdout.endswith("\n")  # the summary table, flushed before the fast exit
+    record = json.loads(next(tmp_path.glob("reports/*/results.json")).read_text())
+    assert [s["name"] for s in record["systems"]][1:] == ["tiny-ce"]
+    bad = _python_m_bench(*common, "--top-k", "5000")  # fails after torch is loaded: the fast exit path
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("bench: error:")
+    slow = _python_m_bench(*common, "--top-k", "5000", env={"BENCH_SLOW_EXIT": "1"})
+    assert slow.returncode == 2 and slow.stderr.strip().splitlines()[-1] == bad.stderr.strip().splitlines()[-1]
+
+
+def test_prewarm_imports_in_the_background_and_can_be_disabled():
+    code = """
+import json, sys
+import bench.prewarm as prewarm
+thread = prewarm.start()
+assert prewarm.start() is thread  # once per process
+thread.join(120)
+wanted = ("scipy.stats", "matplotlib.figure", "numba", "ranx.metrics")
+print(json.dumps({"alive": thread.is_alive(), "loaded": [m in sys.modules for m in wanted], "ranx_meta": "ranx.meta" in sys.modules}))
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout)
+    assert out == {"alive": False, "loaded": [True, True, True, True], "ranx_meta": False}
+    off = subprocess.run(
+        [sys.executable, "-c", "import bench.prewarm as p; print(p.start())"],
+        capture_output=True, text=True, env={**env, "BENCH_PREWARM": "0"}, check=True,
+    )
+    assert off.stdout.strip() == "None"
