@@ -213,20 +213,118 @@ def _batches(docs: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[
         yield batch
 
 
+_WORKER_TOKENIZERS: dict[Bm25Params, Tokenizer] = {}
+
+
+def tokenise_chunk(texts: list[str], params: Bm25Params) -> tuple[list[str], Any, Any]:
+    """One chunk through ``bm25s.tokenize``: (its vocabulary by local id, flat local ids, tokens per text).
+
+    Module-level and array-valued so worker processes can run it and send back little.
+    """
+    import itertools
+
+    import bm25s
+    import numpy as np
+
+    tokenizer = _WORKER_TOKENIZERS.get(params) or _WORKER_TOKENIZERS.setdefault(params, Tokenizer(params))
+    tokenized = bm25s.tokenize(texts, stopwords=tokenizer.stopwords, stemmer=tokenizer.stemmer, return_ids=True, show_progress=False)
+    words = [""] * len(tokenized.vocab)
+    for word, local_id in tokenized.vocab.items():
+        words[local_id] = word
+    lengths = np.fromiter(map(len, tokenized.ids), dtype=np.int64, count=len(texts))
+    flat = np.fromiter(itertools.chain.from_iterable(tokenized.ids), dtype=np.int32, count=int(lengths.sum()))
+    return words, flat, lengths
+
+
+def _tokenised(docs: Iterable[tuple[str, str]], params: Bm25Params, chunk: int, workers: int) -> Iterator[tuple[list[str], Any]]:
+    """``(doc ids, tokenise_chunk(...))`` per chunk, in corpus order.
+
+    Tokenising is pure Python, so parallelism needs processes: with more than one chunk the
+    chunks go to ``workers`` forked processes. Forking is used only when this process runs
+    no other Python thread (a fork copies held locks, not the threads that hold them);
+    ``spawn`` is avoided because it re-runs an unguarded ``__main__`` script in every worker.
+    Otherwise, and on platforms without fork, chunks are tokenised here, one by one.
+    """
+    import gc
+    import multiprocessing
+    import threading
+    from collections import deque
+
+    batches = _batches(docs, chunk)
+    first = next(batches, None)
+    if first is None:
+        return
+    second = next(batches, None)
+    parallel = (
+        second is not None
+        and workers > 1
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
+    if not parallel:
+        for batch in _chain(first, second, batches):
+            yield [d for d, _ in batch], tokenise_chunk([t for _, t in batch], params)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    log.info("bm25: tokenising in %d processes", workers)
+    gc.freeze()  # workers' garbage collector then leaves the parent's objects (and their pages) alone
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            pending: deque[Any] = deque()
+            for batch in _chain(first, second, batches):
+                pending.append(([d for d, _ in batch], pool.submit(tokenise_chunk, [t for _, t in batch], params)))
+                if len(pending) > workers:  # bounded look-ahead: at most workers + 1 chunks in memory
+                    ids, future = pending.popleft()
+                    yield ids, future.result()
+            while pending:
+                ids, future = pending.popleft()
+                yield ids, future.result()
+    finally:
+        gc.unfreeze()
+
+
+def _chain(first: Any, second: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    """The batches again after peeking at the first two."""
+    yield first
+    if second is not None:
+        yield second
+        yield from rest
+
+
+def index_workers() -> int:
+    """Tokenising processes for index builds: ``$BENCH_INDEX_WORKERS`` or the CPU count (at most 8)."""
+    import os
+
+    value = os.environ.get("BENCH_INDEX_WORKERS")
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise ConfigError(f"BENCH_INDEX_WORKERS={value!r} is not a number of processes") from None
+    return max(1, min(8, os.cpu_count() or 1))
+
+
 def write_index(
-    folder: Path, docs: Iterable[tuple[str, str]], params: Bm25Params, chunk: int = 100_000, show_progress: bool = False
+    folder: Path,
+    docs: Iterable[tuple[str, str]],
+    params: Bm25Params,
+    chunk: int = 100_000,
+    show_progress: bool = False,
+    workers: int | None = None,
 ) -> int:
     """Build a bm25s-format index into ``folder`` streaming over ``docs``; returns the number of documents.
 
     bm25s's ``tokenize`` + ``BM25.index`` hold every passage's text and token list as Python
     objects (tens of GB for MS MARCO's 8.8M passages). Here ``chunk`` passages at a time are
-    tokenised by the same ``bm25s.tokenize`` call and reduced to (term, doc, tf) postings in
-    numpy arrays spilled to disk; a second pass computes each posting's score with bm25s's
-    formulas in the same floating-point order (scores are bit-identical to ``BM25.index``,
-    tests/test_perf_paths.py) and scatters it into the term-major (CSC) arrays. Peak memory
-    is the final arrays (8 bytes per posting) plus one chunk.
+    tokenised by the same ``bm25s.tokenize`` call (in ``workers`` processes) and reduced to
+    (term, doc, tf) postings in numpy arrays spilled to disk; a second pass computes each
+    posting's score with bm25s's formulas in the same floating-point order (scores are
+    bit-identical to ``BM25.index``, tests/test_perf_paths.py) and scatters it into the
+    term-major (CSC) arrays. Term ids are given in sorted order of first appearance by chunk,
+    so the files do not depend on hash seeds or worker count. Peak memory is the final
+    arrays (8 bytes per posting) plus a few chunks.
     """
-    import itertools
     import math
 
     import bm25s
@@ -234,7 +332,7 @@ def write_index(
 
     if params.method != "lucene":
         raise ConfigError(f"BM25 method {params.method!r} is not supported by the streaming indexer; use method='lucene'")
-    tokenizer = Tokenizer(params)
+    Tokenizer(params)  # bad stemmer or stopwords: fail here, not in a worker
     started = time.perf_counter()
     spill = folder / ".postings"
     spill.mkdir(parents=True, exist_ok=True)
@@ -244,16 +342,11 @@ def write_index(
     id_chunks: list[Any] = []
     n_docs = 0
     chunks = 0
-    for batch in _batches(docs, chunk):
-        n = len(batch)
-        tokenized = bm25s.tokenize(
-            [text for _, text in batch], stopwords=tokenizer.stopwords, stemmer=tokenizer.stemmer, return_ids=True, show_progress=False
-        )
-        local = np.empty(len(tokenized.vocab), dtype=np.int64)
-        for token, local_id in tokenized.vocab.items():
-            local[local_id] = vocab.setdefault(token, len(vocab))
-        doc_len = np.fromiter(map(len, tokenized.ids), dtype=np.int64, count=n)
-        flat = np.fromiter(itertools.chain.from_iterable(tokenized.ids), dtype=np.int64, count=int(doc_len.sum()))
+    for doc_ids, (words, flat, doc_len) in _tokenised(docs, params, chunk, index_workers() if workers is None else workers):
+        n = len(doc_ids)
+        for word in sorted(words):
+            vocab.setdefault(word, len(vocab))
+        local = np.fromiter((vocab[w] for w in words), dtype=np.int64, count=len(words))
         keys, tf = np.unique(local[flat] * n + np.repeat(np.arange(n, dtype=np.int64), doc_len), return_counts=True)
         terms = keys // n
         np.save(spill / f"{chunks}.term.npy", terms.astype(np.int32))
@@ -263,7 +356,7 @@ def write_index(
         counts[: df.size] += df
         df = counts
         lengths.append(doc_len)
-        id_chunks.append(np.array([doc_id for doc_id, _ in batch], dtype=str))
+        id_chunks.append(np.array(doc_ids, dtype=str))
         n_docs += n
         chunks += 1
         if show_progress:

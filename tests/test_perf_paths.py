@@ -185,11 +185,23 @@ def _same_postings(ref, mine) -> int:
     return bad
 
 
-def test_streaming_index_equals_bm25s_index_bit_for_bit(vaswani: Path, tmp_path: Path):
+def test_streaming_index_equals_bm25s_index_bit_for_bit(vaswani: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    import threading
+
+    from bench import prewarm
+
+    if prewarm._started is not None:
+        prewarm._started.join()  # forked tokenising workers need a single-threaded process
     c = collections.load("vaswani", vaswani.parent)
     docs = list(c.docs)
     params = Bm25Params()
-    write_index(tmp_path / "idx", docs, params, chunk=997)  # many chunks, one odd-sized
+    with caplog.at_level("INFO", logger="bench.bm25"):
+        write_index(tmp_path / "idx", docs, params, chunk=997, workers=2)  # many chunks (one odd-sized), two tokenising processes
+    if threading.active_count() == 1:
+        assert "tokenising in 2 processes" in caplog.text
+    write_index(tmp_path / "one", docs, params, chunk=997, workers=1)
+    for name in ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "vocab.index.json", "doc_ids.npy"):
+        assert (tmp_path / "idx" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()  # same files either way
     mine = Bm25sIndex.load(tmp_path / "idx", params)
     ref = _bm25s_reference([t for _, t in docs], params)
     assert len(mine.retriever.vocab_dict) == len(ref.vocab_dict)
