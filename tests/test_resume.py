@@ -281,18 +281,20 @@ elif point == "unlink:partial":
         return real_unlink(path, *args, **kwargs)
 
     os.unlink = unlink
-elif point.startswith("score:"):
+elif point.startswith("stream:"):
+    # the rerank loop scores through Reranker.score_stream (tokenising the next query in the
+    # background); die as its N-th query's scores are handed to the loop, before they are written
     from bench.rerankers.base import Reranker
 
-    real_score, calls, target = Reranker.score, [0], int(point.split(":")[1])
+    real_stream, target = Reranker.score_stream, int(point.split(":")[1])
 
-    def score(self, query, passages):
-        calls[0] += 1
-        if calls[0] == target:
-            die()
-        return real_score(self, query, passages)
+    def score_stream(self, items):
+        for count, out in enumerate(real_stream(self, items), start=1):
+            if count == target:
+                die()
+            yield out
 
-    Reranker.score = score
+    Reranker.score_stream = score_stream
 from bench.cli import main
 
 sys.exit(main(sys.argv[1:]))
@@ -303,7 +305,7 @@ sys.exit(main(sys.argv[1:]))
 @pytest.mark.parametrize(
     "point,resumed,state",
     [
-        ("score:2", 0, "header only"),  # call 1 is the warm-up, call 2 the first query
+        ("stream:1", 0, "header only"),  # the first query is scored, not yet written
         ("replace:.trec", QUERIES, "final run still a temp file"),
         ("replace:.meta.json", QUERIES, "run file without its metadata"),
         ("unlink:partial", None, "everything saved, partial not yet deleted"),
@@ -316,7 +318,7 @@ def test_sigkill_at_exact_moments(big, tiny_cross_encoder, reference, tmp_path, 
     assert proc.wait(timeout=600) == -signal.SIGKILL, (tmp_path / "killed.err").read_text()[-2000:]
     runs = out / "runs" / "big"
     assert _partial(out) is not None, state
-    if point == "score:2":
+    if point == "stream:1":
         assert _done_rows(out) == 0
     if point == "replace:.trec":
         assert list(runs.glob(".tiny-ce-*.trec.*.tmp-")) and not list(runs.glob("tiny-ce-*.trec"))
