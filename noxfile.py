@@ -59,3 +59,16 @@ def reproduce(session: nox.Session) -> None:
         session.error("no committed results in reports/")
     for record in records:
         session.run("python", "-m", "bench", "reproduce", record, *session.posargs)
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """Re-measure every figure in BENCHMARKS.md (long: about 30 minutes on 2 cores; run on a quiet machine)."""
+    _install(session)
+    out = "benchmarks/results"
+    session.run("python", "benchmarks/rerank_speed.py", "--repeat", "3", "--quality", "--out", f"{out}/rerank_speed.json")
+    session.run("python", "benchmarks/bm25_speed.py", "--docs", "200000", "--queries", "500", "--rank-bm25-queries", "50",
+                "--out", f"{out}/bm25_speed.json")
+    session.run("python", "benchmarks/bm25_scale.py", "--sizes", "1000000", "2000000", "--queries", "1000", "--out", f"{out}/bm25_scale.json")
+    session.run("python", "benchmarks/startup.py", "--out", f"{out}/startup.json")
+    session.run("python", "benchmarks/end_to_end.py", "--repeat", "3", "--out", f"{out}/end_to_end.json")
