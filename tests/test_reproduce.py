@@ -104,3 +104,20 @@ def test_dl19_experiment_twice_gives_identical_run_bytes(dl19: Path, minilm: Pat
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(files_a, files_b))
     metrics = [json.loads((tmp_path / o / "reports" / "dl19-minilm" / "results.json").read_text())["systems"] for o in ("a", "b")]
     assert [s["metrics"] for s in metrics[0]] == [s["metrics"] for s in metrics[1]]
+
+
+@pytest.mark.slow
+def test_altered_committed_metric_fails_reproduce(dl19: Path, minilm: Path, tmp_path: Path, capsys):
+    """A copy of the committed DL19 table with one metric changed must not reproduce, and the error names it."""
+    repo = Path(__file__).resolve().parents[1]
+    record = json.loads((repo / "reports" / "dl19-minilm" / "results.json").read_text())
+    committed = record["systems"][1]["metrics"]["nDCG@10"]
+    record["systems"][1]["metrics"]["nDCG@10"] = committed - 0.001
+    record["experiment_file"] = str(repo / "experiments" / "dl19-minilm.toml")
+    copy = tmp_path / "results.json"
+    copy.write_text(json.dumps(record))
+    code = main(["reproduce", str(copy), "--data-dir", str(dl19.parent)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert f"e.g. minilm-l6-bi nDCG@10 {committed - 0.001:.6f} -> {committed:.6f}" in captured.err
+    assert sum("DRIFT" in line for line in captured.out.splitlines()) == 1
