@@ -85,6 +85,7 @@ class LocalDocs:
     def __init__(self, path: Path):
         self.path = path
         self._docs: dict[str, str] | None = None
+        self._fingerprint: str | None = None
 
     def _load(self) -> dict[str, str]:
         if self._docs is None:
@@ -114,7 +115,10 @@ class LocalDocs:
         return len(self._load())
 
     def fingerprint(self) -> str:
-        return "sha256:" + file_sha256(self.path)
+        """Content hash of corpus.jsonl, computed once (every stage's cache key uses it)."""
+        if self._fingerprint is None:
+            self._fingerprint = "sha256:" + file_sha256(self.path)
+        return self._fingerprint
 
 
 class IrDatasetsDocs:
