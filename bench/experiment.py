@@ -26,7 +26,7 @@ from .measures import parse_measures
 from .metrics import evaluate
 from .results import SCHEMA_VERSION, git_commit, versions
 from .store import file_lock, safe_name, stable_hash, write_json
-from .trec import Run, qid_order, read_run, write_run
+from .trec import Run, qid_order, ranked, read_run, write_run
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def first_stage(
         latency_ms: dict[str, float] | None
         if kind == "candidates":
             assert collection.candidates is not None
-            run = {q: dict(_top(collection.candidates.get(q, {}), fs.depth)) for q in qids}
+            run = {q: dict(ranked(collection.candidates.get(q, {}))[: fs.depth]) for q in qids}
             latency_ms, info = None, {"kind": kind, "candidates": collection.candidates_name}
         else:
             run, latency_ms, info = _bm25(config, collection, queries)
@@ -141,12 +141,6 @@ def first_stage(
         meta = {"system": safe_name(name), "hash": run_hash, "stage": stage, "latency": latency, "info": info}
         _save(run, run_file, meta)
     return System(name, None, run, run_file, run_hash, latency, info)
-
-
-def _top(docs: dict[str, float], depth: int) -> list[tuple[str, float]]:
-    from .trec import ranked
-
-    return ranked(docs)[:depth]
 
 
 def _bm25(config: ExperimentConfig, collection: collections_mod.Collection, queries: dict[str, str]) -> tuple[Run, dict[str, float], dict[str, Any]]:
