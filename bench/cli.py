@@ -203,7 +203,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from .collections import ALIASES, data_dir
+    from .collection import ALIASES, data_dir
 
     lines = ["aliases:"] + [f"  {alias:20s} -> {target}" for alias, target in ALIASES.items()]
     root = data_dir(args.data_dir)

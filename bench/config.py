@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .bm25 import Bm25Params
+from .first_stage.bm25 import Bm25Params
 from .errors import ConfigError
 from .measures import parse_measures
 from .store import safe_name, slug

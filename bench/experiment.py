@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import collections as collections_mod
+from . import collection as collections_mod
 from .config import ExperimentConfig, RerankerConfig, to_dict
 from .errors import ConfigError
 from .latency import combine, summarize
@@ -144,7 +144,7 @@ def first_stage(
 
 
 def _bm25(config: ExperimentConfig, collection: collections_mod.Collection, queries: dict[str, str]) -> tuple[Run, dict[str, float], dict[str, Any]]:
-    from . import bm25
+    from .first_stage import bm25
     from .progress import progress
 
     params = config.first_stage.bm25
@@ -152,7 +152,7 @@ def _bm25(config: ExperimentConfig, collection: collections_mod.Collection, quer
     started = time.perf_counter()
     index: bm25.Bm25sIndex | bm25.RankBm25Index
     if params.backend == "bm25s":
-        index = bm25.Bm25sIndex.cached(collection.docs, collection.docs.fingerprint(), params, show_progress=True)
+        index = bm25.Bm25sIndex.cached(collection.docs, collection.docs.fingerprint(), params, show_progress=True, workers=bm25.index_workers())
     else:
         index = bm25.RankBm25Index(list(collection.docs), params)
     load_s = time.perf_counter() - started

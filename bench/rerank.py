@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import prewarm
-from .collections import Documents
+from .collection import Documents
 from .errors import DataError
 from .progress import progress
 from .rerankers import Reranker

@@ -30,7 +30,7 @@ MS_MARCO = 8_841_823
 BUILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-from bench.bm25 import Bm25Params, Bm25sIndex
+from bench.first_stage.bm25 import Bm25Params, Bm25sIndex
 
 def docs(path):
     with open(path, encoding="utf-8") as fh:
@@ -50,7 +50,7 @@ print(json.dumps({{"build_s": wall, "peak_rss_mb": resource.getrusage(resource.R
 QUERY = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
-from bench.bm25 import Bm25Params, Bm25sIndex, retrieve
+from bench.first_stage.bm25 import Bm25Params, Bm25sIndex, retrieve
 from synthetic import queries
 qs = queries({queries})
 started = time.perf_counter()

@@ -4,8 +4,8 @@ Corpus: the synthetic MS MARCO-shaped passages of ``synthetic.py`` (default 200k
 rank-bm25 is still feasible). Every side tokenises each query itself (timed) and returns
 its top 10; the harness also at its default depth 1000.
 
-* harness: ``bench.bm25.retrieve`` over ``Bm25sIndex.cached`` (memory-mapped, numba kernel);
-* rank-bm25: ``BM25Okapi.get_scores`` + argsort (Lucene idf, as bench.bm25.RankBm25Index);
+* harness: ``bench.first_stage.bm25.retrieve`` over ``Bm25sIndex.cached`` (memory-mapped, numba kernel);
+* rank-bm25: ``BM25Okapi.get_scores`` + argsort (Lucene idf, as bench.first_stage.bm25.RankBm25Index);
 * raw bm25s: ``BM25.retrieve`` with its default numpy backend.
 
 "Same top 10" compares the harness with bench's rank-bm25 reference backend ranked in the
@@ -48,7 +48,7 @@ def main() -> None:
     import bm25s
     import numpy as np
 
-    from bench.bm25 import Bm25Params, Bm25sIndex, RankBm25Index, retrieve
+    from bench.first_stage.bm25 import Bm25Params, Bm25sIndex, RankBm25Index, retrieve
     from bench.trec import ranked
 
     words = vocabulary()

@@ -87,7 +87,7 @@ def minilm_cross_encoder(root: Path | None = None, seed: int = 0) -> Path:
 
 def dl19(data: Path = DEFAULT_DATA) -> Any:
     """The DL19 collection exactly as the harness loads it (queries, qrels, BM25 top-100 run, texts)."""
-    from bench.collections import load
+    from bench.collection import load
 
     return load("trec-dl-2019", data)
 

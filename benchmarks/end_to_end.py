@@ -46,13 +46,13 @@ def timed(owner, name, label):
                 TIMES[label] = TIMES.get(label, 0.0) + time.perf_counter() - t
     setattr(owner, name, wrapper)
 
-import bench.collections, bench.experiment, bench.metrics, bench.bm25
+import bench.collection, bench.experiment, bench.metrics, bench.first_stage.bm25
 from bench.rerankers import base, cross_encoder
 locate = sys.modules["bench.rerankers.locate"]
 TIMES["import_bench_s"] = time.perf_counter() - started
 timed(bench.experiment.collections_mod, "load", "collection_load_s")
 timed(bench.experiment, "first_stage", "first_stage_s")
-timed(bench.bm25.Bm25sIndex, "search", "bm25_scoring_s")
+timed(bench.first_stage.bm25.search.Bm25sIndex, "search", "bm25_scoring_s")
 timed(locate.LocatedModel, "fingerprint", "model_fingerprint_s")
 timed(bench.experiment, "_settings", "torch_import_and_device_s")
 timed(bench.experiment, "git_commit", "git_commit_s")

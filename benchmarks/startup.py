@@ -29,7 +29,7 @@ KERNEL = r"""
 import sys, time
 sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
 from pathlib import Path
-from bench.bm25 import Bm25Params, Bm25sIndex
+from bench.first_stage.bm25 import Bm25Params, Bm25sIndex
 from synthetic import passages
 index = Bm25sIndex.cached(passages(2000), "synthetic-2000", Bm25Params(), root=Path({cache!r}))
 started = time.perf_counter()

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import collections
-from bench.bm25 import Bm25Params, Bm25sIndex, RankBm25Index, retrieve, top_k
+from bench import collection as collections
+from bench.first_stage.bm25 import Bm25Params, Bm25sIndex, RankBm25Index, retrieve, top_k
 from bench.errors import ConfigError
 from bench.trec import ranked
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import collections
+from bench import collection as collections
 from bench.errors import ConfigError, DataError
 
 

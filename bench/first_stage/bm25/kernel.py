@@ -5,7 +5,7 @@ reusable float32 buffer, in query-token order exactly as bm25s's numpy path does
 sums are bit-identical to ``Bm25sIndex.scores``; only the documents a query touches are
 visited again, so a query costs its postings, not the collection size. The k-th best score
 comes from a size-k min-heap (one pass, no sort of all matches). Top-k order follows
-``bench.bm25.top_k``: score descending, ties by doc id descending (trec_eval's order, via
+``bench.first_stage.bm25.params.top_k``: score descending, ties by doc id descending (trec_eval's order, via
 a precomputed rank of each doc id), padded with unmatched documents (score 0) in doc id
 descending order. ``cache=True`` stores the machine code beside this file (or in numba's
 user-wide cache when that is read-only), so compilation happens once per installation,

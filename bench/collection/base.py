@@ -1,0 +1,51 @@
+"""What an experiment needs from a test collection: queries, qrels, documents, candidates, measures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..trec import Qrels, Run
+
+
+class Documents(Protocol):
+    """Document text by id, plus iteration for indexing."""
+
+    def get_many(self, doc_ids: list[str]) -> dict[str, str]: ...
+
+    def __iter__(self) -> Iterator[tuple[str, str]]: ...
+
+    def __len__(self) -> int: ...
+
+    def fingerprint(self) -> str: ...
+
+
+@dataclass
+class Collection:
+    """Everything an experiment needs from a test collection."""
+
+    name: str
+    source: str  # "local:<path>" or "ir_datasets:<id>"
+    queries: dict[str, str]
+    qrels: Qrels
+    docs: Documents | None
+    candidates: Run | None = None
+    candidates_name: str | None = None
+    measures: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> dict[str, object]:
+        """The record of what was loaded, for results files."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "queries": len(self.queries),
+            "judged_queries": len(self.qrels),
+            "documents": len(self.docs) if self.docs is not None else None,
+            "candidates": self.candidates_name,
+        }
+
+
+def doc_text(title: str | None, text: str) -> str:
+    """Title + text, joined as ir_datasets' ``default_text`` joins them."""
+    return f"{title} {text}" if title else text
