@@ -189,7 +189,7 @@ def rerank_stage(
 ) -> System:
     """Rerank the first stage's top-k with one model (or reuse the identical earlier run)."""
     from .rerank import partial_path, rerank
-    from .rerankers import create
+    from .rerankers import create, detect
 
     depth = max((len(upstream.run.get(q, {})) for q in qids), default=0)
     if reranker_cfg.top_k > depth:
@@ -202,7 +202,7 @@ def rerank_stage(
         "upstream": upstream.hash,
         "corpus": collection.docs.fingerprint() if collection.docs is not None else None,  # the text the model reads
         "model": located.spec,
-        "kind": located.kind,
+        "kind": detect(located),
         "revision": located.revision,
         "fingerprint": located.fingerprint(),
         "top_k": reranker_cfg.top_k,
@@ -226,7 +226,7 @@ def rerank_stage(
         started = time.perf_counter()
         reranker.warmup()
         warmup_s = time.perf_counter() - started
-        log.info("%s: %s on %s (%s), loaded in %.1f s", name, located.kind, settings.device, settings.dtype, load_s)
+        log.info("%s: %s on %s (%s), loaded in %.1f s", name, reranker.kind, settings.device, settings.dtype, load_s)
         assert collection.docs is not None
         out = rerank(reranker, collection.queries, upstream.run, qids, reranker_cfg.top_k, collection.docs, run_file, run_hash, name)
         latency = {

@@ -7,7 +7,7 @@ import torch
 from helpers import make_cross_encoder, make_plain_bert
 
 from bench.errors import ModelError
-from bench.rerankers import ModelSettings, create, locate
+from bench.rerankers import ModelSettings, create, detect, locate
 
 PASSAGES = [
     "goldfish grow to the size of the tank",
@@ -116,7 +116,7 @@ def test_non_finite_scores_name_the_model_and_pair(tiny_cross_encoder: Path):
 def test_bi_encoder_equals_sentence_transformers(minilm: Path):
     st = pytest.importorskip("sentence_transformers")
     located = locate(str(minilm))
-    assert located.kind == "bi-encoder"
+    assert detect(located) == "bi-encoder"
     r = create(located, _settings())
     r.load()
     got = r.score("do goldfish grow", PASSAGES)

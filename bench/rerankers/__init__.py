@@ -1,28 +1,53 @@
-"""Rerankers: resolve ``--model`` to a cross-encoder or a bi-encoder.
+"""Reranker families, found by name in :data:`FAMILIES` or recognised from the model folder.
 
-``create(spec, settings)`` finds the model (local folder, bundled copy or hub) and
-returns an unloaded :class:`Reranker`; a folder with ``modules.json`` is a
-sentence-transformers bi-encoder, anything else a sequence-classification
-cross-encoder. Nothing heavy is imported until a model is loaded.
+``create(located, settings, kind, options)`` returns an unloaded :class:`Reranker` of the
+named family; ``kind="auto"`` asks every family how sure it is that the folder is one of
+its own (:meth:`Reranker.recognises`) and takes the most specific. Adding a family is one
+file with a :class:`Reranker` subclass plus one :data:`FAMILIES` line (or
+``FAMILIES.register(...)`` from anywhere). Nothing heavy is imported until a model loads.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..errors import ConfigError
+from ..registry import Registry
 from .base import ModelSettings, Reranker
 from .locate import LocatedModel, locate
 
-KINDS = ("cross-encoder", "bi-encoder")
+FAMILIES: Registry[type[Reranker]] = Registry(
+    "reranker kind",
+    {
+        "cross-encoder": "bench.rerankers.cross_encoder:CrossEncoder",
+        "bi-encoder": "bench.rerankers.bi_encoder:BiEncoder",
+    },
+)
 
 
-def create(located: LocatedModel, settings: ModelSettings) -> Reranker:
-    """The reranker class for a located model."""
-    if located.kind == "bi-encoder":
-        from .bi_encoder import BiEncoder
+def detect(located: LocatedModel) -> str:
+    """The family for ``kind = "auto"``: the one that recognises the folder most specifically."""
+    scores = [(FAMILIES.get(name).recognises(located), name) for name in FAMILIES]
+    best = max((score for score, _ in scores), default=0)
+    if best <= 0:
+        raise ConfigError(
+            f"model {located.spec!r}: no reranker kind recognises {located.path}; set kind (one of {', '.join(FAMILIES.names())})"
+        )
+    tied = [name for score, name in scores if score == best]
+    if len(tied) > 1:
+        raise ConfigError(f"model {located.spec!r} could be {' or '.join(tied)}; set kind (--kind or kind = ...) to choose")
+    return tied[0]
 
-        return BiEncoder(located, settings)
-    from .cross_encoder import CrossEncoder
 
-    return CrossEncoder(located, settings)
+def family(kind: str, located: LocatedModel) -> type[Reranker]:
+    """The family class for ``kind`` (``auto``: detected)."""
+    return FAMILIES.get(detect(located) if kind == "auto" else kind)
 
 
-__all__ = ["KINDS", "LocatedModel", "ModelSettings", "Reranker", "create", "locate"]
+def create(located: LocatedModel, settings: ModelSettings, kind: str = "auto", options: Any = None) -> Reranker:
+    """An unloaded reranker of the given (or detected) family."""
+    cls = family(kind, located)
+    return cls(located, settings, options)
+
+
+__all__ = ["FAMILIES", "LocatedModel", "ModelSettings", "Reranker", "create", "detect", "family", "locate"]

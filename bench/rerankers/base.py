@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..errors import ModelError
+from ..options import NoOptions, as_dict
 from .device import synchronize, torch_dtype
 from .locate import LocatedModel
 
@@ -86,16 +87,30 @@ class Batches:
 
 
 class Reranker:
-    """Base class: subclasses implement :meth:`_load`, :meth:`prepare` and :meth:`forward`."""
+    """A reranker family: subclasses implement :meth:`_load`, :meth:`prepare` and :meth:`forward`.
+
+    A family also declares ``kind`` (its registry name), ``Options`` (a frozen dataclass of
+    its own options, validated from ``[rerankers.options]`` and part of the run's hash) and
+    :meth:`recognises` (how sure it is that a located model is one of its own, for
+    ``kind = "auto"``). Batching, padding, the tokenise/forward pipeline, OOM back-off and
+    timing live here and are shared.
+    """
 
     kind = "reranker"
+    Options: type = NoOptions
 
-    def __init__(self, located: LocatedModel, settings: ModelSettings):
+    def __init__(self, located: LocatedModel, settings: ModelSettings, options: Any = None):
         self.located = located
         self.settings = settings
+        self.options = options if options is not None else self.Options()
         self.model: Any = None
         self.tokenizer: Any = None
         self.batch_size = settings.batch_size
+
+    @classmethod
+    def recognises(cls, located: LocatedModel) -> int:
+        """0 when ``located`` is not of this family; higher is more specific (the most specific family wins)."""
+        return 0
 
     # -- lifecycle -------------------------------------------------------------------
     def load(self) -> None:
@@ -131,6 +146,7 @@ class Reranker:
             "batch_size": self.settings.batch_size,
             "max_length": self.settings.max_length,
             "pipelined_tokenisation": True,
+            "options": as_dict(self.options),
         }
 
     # -- scoring ---------------------------------------------------------------------

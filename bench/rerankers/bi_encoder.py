@@ -9,19 +9,35 @@ at run time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelError
 from .base import Batches, Reranker
-from .locate import check_code, check_weights, read_json
+from .hf import features, load_pretrained
+from .locate import LocatedModel, read_json
+
+
+@dataclass(frozen=True)
+class BiEncoderOptions:
+    """Text put before each query and each passage (E5-style models want ``"query: "`` and ``"passage: "``)."""
+
+    query_prefix: str = ""
+    document_prefix: str = ""
 
 
 class BiEncoder(Reranker):
     kind = "bi-encoder"
+    Options = BiEncoderOptions
+
+    @classmethod
+    def recognises(cls, located: LocatedModel) -> int:
+        """A sentence-transformers folder: modules.json with a Transformer and a Pooling module."""
+        modules = located.modules()
+        types = [str(m.get("type", "")) for m in modules]
+        return 20 if any(t.endswith("Transformer") for t in types) and any(t.endswith("Pooling") for t in types) else 0
 
     def _load(self) -> None:
-        from transformers import AutoModel, AutoTokenizer
-
         root = self.located.path
         modules = read_json(root / "modules.json")
         transformer = next((m for m in modules if m.get("type", "").endswith("Transformer")), None)
@@ -42,18 +58,7 @@ class BiEncoder(Reranker):
         st_cfg_path = path / "sentence_bert_config.json"
         st_cfg = read_json(st_cfg_path) if st_cfg_path.is_file() else {}
         self.max_length = min(self.settings.max_length, int(st_cfg.get("max_seq_length") or self.settings.max_length))
-        check_weights(path, self.settings.allow_pickle)
-        check_code(path, self.located.spec, self.settings.trust_remote_code)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=self.settings.trust_remote_code)
-            model = AutoModel.from_pretrained(
-                path,
-                trust_remote_code=self.settings.trust_remote_code,
-                use_safetensors=not self.settings.allow_pickle or None,
-                **self.load_kwargs(),
-            )
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"model {self.located.spec!r} could not be loaded: {str(exc).splitlines()[0]}") from None
+        self.tokenizer, model, _ = load_pretrained(self, "AutoModel", path)
         self.max_length = self.fit_max_length(self.max_length, model.config)
         self.model = self.place(model)
 
@@ -79,8 +84,7 @@ class BiEncoder(Reranker):
 
     def tokenise(self, texts: list[str]) -> Batches:
         enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=False, return_attention_mask=False)
-        keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
-        return self.batches([{k: enc[k][i] for k in keys} for i in range(len(texts))], self.tokenizer.pad_token_id or 0)
+        return self.batches(features(enc, len(texts)), self.tokenizer.pad_token_id or 0)
 
     def embed(self, texts: list[str]) -> Any:
         return self.embed_prepared(self.tokenise(texts))
@@ -91,7 +95,8 @@ class BiEncoder(Reranker):
         return torch.tensor(self.run_batches(batches, self._embed), dtype=torch.float32)
 
     def prepare(self, query: str, passages: list[str]) -> tuple[Batches, Batches]:
-        return self.tokenise([query]), self.tokenise(passages)
+        prefix = self.options.document_prefix
+        return self.tokenise([self.options.query_prefix + query]), self.tokenise([prefix + p for p in passages] if prefix else passages)
 
     def forward(self, prepared: tuple[Batches, Batches]) -> list[float]:
         import torch

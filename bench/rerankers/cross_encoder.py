@@ -10,11 +10,13 @@ scores match it.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelError
 from .base import Batches, Reranker
-from .locate import check_code, check_weights, read_json
+from .hf import features, load_pretrained
+from .locate import LocatedModel, read_json
 
 log = logging.getLogger(__name__)
 
@@ -30,37 +32,34 @@ def relevant_index(config: Any) -> int:
     return 1
 
 
+@dataclass(frozen=True)
+class CrossEncoderOptions:
+    """``label``: which logit of a multi-logit head is the score (default: the label named relevant, else 1)."""
+
+    label: int | None = None
+
+
 class CrossEncoder(Reranker):
     kind = "cross-encoder"
+    Options = CrossEncoderOptions
+
+    @classmethod
+    def recognises(cls, located: LocatedModel) -> int:
+        """A sequence-classification head in config.json; any other plain transformers folder as a fallback."""
+        config = located.config()
+        if any("SequenceClassification" in a for a in config.get("architectures") or []):
+            return 10
+        return 1 if config and not located.has_file("modules.json") else 0
 
     def _load(self) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        path = self.located.path
-        config = read_json(path / "config.json")
+        config = read_json(self.located.path / "config.json")
         architectures = config.get("architectures") or []
         if not any("SequenceClassification" in a for a in architectures):
             raise ModelError(
                 f"model {self.located.spec!r} has no sequence-classification head (architectures: {architectures or 'none'}); "
                 "use a cross-encoder checkpoint, or a sentence-transformers folder for bi-encoder reranking"
             )
-        check_weights(path, self.settings.allow_pickle)
-        check_code(path, self.located.spec, self.settings.trust_remote_code)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=self.settings.trust_remote_code)
-            model, info = AutoModelForSequenceClassification.from_pretrained(
-                path,
-                trust_remote_code=self.settings.trust_remote_code,
-                use_safetensors=not self.settings.allow_pickle or None,
-                output_loading_info=True,
-                **self.load_kwargs(),
-            )
-        except ValueError as exc:
-            if "trust_remote_code" in str(exc):
-                raise ModelError(f"model {self.located.spec!r} needs custom code; pass --trust-remote-code if you trust it") from None
-            raise ModelError(f"model {self.located.spec!r} could not be loaded: {str(exc).splitlines()[0]}") from None
-        except OSError as exc:
-            raise ModelError(f"model {self.located.spec!r} could not be loaded: {str(exc).splitlines()[0]}") from None
+        self.tokenizer, model, info = load_pretrained(self, "AutoModelForSequenceClassification")
         missing = [k for k in info.get("missing_keys", []) if "classifier" in k or "score" in k]
         if missing:
             raise ModelError(
@@ -68,7 +67,9 @@ class CrossEncoder(Reranker):
                 "the checkpoint is not a trained cross-encoder"
             )
         self.num_labels = int(model.config.num_labels)
-        self.label = 0 if self.num_labels == 1 else relevant_index(model.config)
+        if self.options.label is not None and not 0 <= self.options.label < self.num_labels:
+            raise ModelError(f"model {self.located.spec!r}: option label={self.options.label} but the head has {self.num_labels} logits")
+        self.label = 0 if self.num_labels == 1 else relevant_index(model.config) if self.options.label is None else self.options.label
         self.max_length = self.fit_max_length(self.settings.max_length, model.config)
         self.model = self.place(model)
 
@@ -87,8 +88,7 @@ class CrossEncoder(Reranker):
             padding=False,
             return_attention_mask=False,
         )
-        keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
-        return [{k: enc[k][i] for k in keys} for i in range(len(passages))]
+        return features(enc, len(passages))
 
     def prepare(self, query: str, passages: list[str]) -> Batches:
         return self.batches(self.encode(query, passages), self.tokenizer.pad_token_id or 0)

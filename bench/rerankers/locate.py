@@ -16,6 +16,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ModelError
 from ..store import slug
@@ -39,10 +40,24 @@ class LocatedModel:
     source: str  # "local", "bundled:<package>", "hub"
     revision: str | None
 
-    @property
-    def kind(self) -> str:
-        """``bi-encoder`` for sentence-transformers folders (modules.json), else ``cross-encoder``."""
-        return "bi-encoder" if (self.path / "modules.json").is_file() else "cross-encoder"
+    def has_file(self, name: str) -> bool:
+        return (self.path / name).is_file()
+
+    def config(self) -> dict[str, Any]:
+        """config.json (``{}`` when absent or unreadable): what families read to recognise a model."""
+        try:
+            value = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def modules(self) -> list[dict[str, Any]]:
+        """A sentence-transformers (or PyLate) folder's modules.json (``[]`` when absent)."""
+        try:
+            value = json.loads((self.path / "modules.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
 
     def fingerprint(self) -> str:
         """sha256 over config, tokenizer and weight files (names and bytes)."""
