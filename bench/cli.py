@@ -22,10 +22,15 @@ def _add_run(sub: Any) -> None:
     p = sub.add_parser("run", help="run an experiment: first stage, rerankers, metrics, latency")
     p.add_argument("target", help="collection (alias, ir_datasets id, local folder) or experiment (name or .toml)")
     p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
-    p.add_argument("--first-stage", choices=["auto", "bm25", "candidates"], help="first stage (default auto)")
+    p.add_argument("--first-stage", help="first stage: auto (default), bm25, candidates or another registered one")
     p.add_argument("--depth", type=int, help="first-stage hits per query (default 1000)")
     p.add_argument("--bm25-backend", choices=["bm25s", "rank-bm25"], help="BM25 implementation (default bm25s)")
-    p.add_argument("--model", action="append", help="reranker: Hugging Face id or local folder (repeatable)")
+    p.add_argument("--model", action=ModelAction, dest="models", help="reranker: Hugging Face id or local folder (repeatable)")
+    p.add_argument("--kind", action=ModelAction, dest="models", help="the --model before it: reranker family (default auto)")
+    p.add_argument("--input", action=ModelAction, dest="models", help="the --model before it: the stage it reranks (default: the first stage)")
+    p.add_argument("--option", action=ModelAction, dest="models", metavar="KEY=VALUE", help="the --model before it: a family option (repeatable)")
+    p.add_argument("--prompt", action=ModelAction, dest="models", help="the --model before it: --option prompt=P (causal-LM rerankers)")
+    p.add_argument("--instruction", action=ModelAction, dest="models", help="the --model before it: --option instruction=T")
     p.add_argument("--top-k", type=int, help="rerank this many first-stage hits (default 100)")
     p.add_argument("--batch-size", type=int, help="pairs per forward pass (default 32)")
     p.add_argument("--max-length", type=int, help="max tokens per pair (default 512)")
@@ -39,6 +44,31 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--trust-remote-code", action="store_true", help="allow models that ship their own Python code")
     p.add_argument("--allow-pickle", action="store_true", help="allow pickled (.bin) weights, which can run code")
     p.set_defaults(func=cmd_run)
+
+
+class ModelAction(argparse.Action):
+    """``--model`` starts a reranker; ``--kind``, ``--input``, ``--option``, ``--prompt`` and ``--instruction`` apply to the one before."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, value: Any, option: str | None = None) -> None:
+        models: list[dict[str, Any]] = getattr(namespace, self.dest, None) or []
+        setattr(namespace, self.dest, models)
+        if option == "--model":
+            models.append({"model": value, "options": {}})
+            return
+        if not models:
+            parser.error(f"{option} applies to the --model before it; put it after a --model")
+        if option in ("--kind", "--input"):
+            models[-1][option[2:]] = value
+            return
+        if option == "--option":
+            key, sep, text = str(value).partition("=")
+            if not sep or not key.strip():
+                parser.error(f"--option {value!r}: expected KEY=VALUE, e.g. --option label=1")
+            from .options import parse_value
+
+            models[-1]["options"][key.strip()] = parse_value(text)
+            return
+        models[-1]["options"][str(option)[2:]] = value
 
 
 def _add_evaluate(sub: Any) -> None:
@@ -133,24 +163,22 @@ def config_from_args(args: argparse.Namespace) -> Any:
         if args.bm25_backend:
             first = dataclasses.replace(first, bm25=dataclasses.replace(first.bm25, backend=args.bm25_backend))
         changes["first_stage"] = first
-    if args.model:
-        changes["rerankers"] = tuple(cfg.RerankerConfig(model=m) for m in args.model)
-    if reranker_flags and not (args.model or config.rerankers):
+    if args.models:
+        changes["rerankers"] = tuple(cfg.RerankerConfig(**m) for m in args.models)
+    if reranker_flags and not (args.models or config.rerankers):
         log.warning("%s ignored: no reranker configured (add --model)", ", ".join("--" + k.replace("_", "-") for k in reranker_flags))
     return cfg.override(config, changes, reranker_flags)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import experiment, tables
+    from . import experiment
     from .config import find_experiment
-
-    config = config_from_args(args)
-    record = experiment.run(config, output=args.output, force=args.force, experiment_file=find_experiment(args.target))
-    sys.stdout.write(tables.summary(record))
-    log.info("results: %s", record["_path"])
     from .report import report_for_run
 
-    report_for_run(record["_path"])
+    config = config_from_args(args)
+    outcome = experiment.run(config, output=args.output, force=args.force, experiment_file=find_experiment(args.target))
+    log.info("results: %s", outcome.path)
+    sys.stdout.write(report_for_run(outcome.path))  # the same Markdown as report.md
     return 0
 
 
@@ -159,7 +187,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from .measures import DEFAULT_MEASURES, parse_measures
     from .metrics import evaluate
-    from .tables import markdown
+    from .report.render_md import markdown
     from .trec import read_qrels, read_run
 
     measures = parse_measures(args.measures or list(DEFAULT_MEASURES))

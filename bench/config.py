@@ -16,44 +16,59 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .first_stage.bm25 import Bm25Params
 from .errors import ConfigError
+from .first_stage.bm25 import Bm25Params
 from .measures import parse_measures
+from .options import check_type
 from .store import safe_name, slug
 
 log = logging.getLogger(__name__)
 
-FIRST_STAGES = ("auto", "bm25", "candidates")
-
-
 @dataclass(frozen=True)
 class FirstStageConfig:
-    """The first stage: ``bm25`` over the corpus or the collection's given ``candidates``."""
+    """The first stage: ``bm25`` over the corpus, the collection's given ``candidates``, or another registered one.
+
+    ``bm25`` holds BM25's parameters; ``options`` another first stage's own options;
+    ``index_workers`` only how fast a BM25 index is built (0: ``$BENCH_INDEX_WORKERS`` or the CPUs).
+    """
 
     kind: str = "auto"
     depth: int = 1000
     bm25: Bm25Params = field(default_factory=Bm25Params)
     candidates_file: str | None = None
+    index_workers: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in FIRST_STAGES:
-            raise ConfigError(f"unknown first stage {self.kind!r}; use one of {', '.join(FIRST_STAGES)}")
+        from .first_stage import FIRST_STAGES
+
+        if self.kind != "auto" and self.kind not in FIRST_STAGES:
+            raise ConfigError(f"unknown first stage {self.kind!r}; use one of auto, {', '.join(FIRST_STAGES.names())}")
         if self.depth <= 0:
             raise ConfigError(f"first-stage depth must be positive, got {self.depth}")
+        if self.index_workers < 0:
+            raise ConfigError(f"index_workers must be 0 (automatic) or more, got {self.index_workers}")
 
 
 @dataclass(frozen=True)
 class RerankerConfig:
-    """One reranker: a model and how it is run."""
+    """One reranker: a model, its family (``kind``, ``auto``: recognised from the folder) and how it is run.
+
+    ``options`` are the family's own (checked against its options dataclass); ``input`` names
+    the earlier stage whose run it reranks (default: the first stage).
+    """
 
     model: str
     name: str | None = None
+    kind: str = "auto"
     revision: str | None = None
     top_k: int = 100
     batch_size: int = 32
     max_length: int = 512
     dtype: str = "auto"
     device: str = "auto"
+    input: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -112,23 +127,6 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-_SCALARS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
-
-
-def _check_type(annotation: Any, value: Any, where: str) -> None:
-    """Check scalar fields against their annotation (``int``, ``str | None`` ...)."""
-    parts = [p.strip() for p in str(annotation).split("|")]
-    if value is None:
-        if "None" not in parts:
-            raise ConfigError(f"{where}: a value is required")
-        return
-    base = parts[0]
-    if base in _SCALARS:
-        wrong_bool = isinstance(value, bool) and base != "bool"
-        if wrong_bool or not isinstance(value, _SCALARS[base]):
-            raise ConfigError(f"{where}: expected {base}, got {value!r}")
-
-
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
@@ -148,7 +146,11 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
             value = tuple(_build(RerankerConfig, v, f"{where}.rerankers[{i}]") for i, v in enumerate(value))
         elif key == "measures" and value is not None:
             value = tuple(value)
-        _check_type(known[key].type, value, f"{where}.{key}")
+        if key == "options":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.options: expected a table ([...options])")
+            value = dict(value)
+        check_type(known[key].type, value, f"{where}.{key}")
         kwargs[key] = value
     try:
         return cls(**kwargs)

@@ -16,25 +16,14 @@ trec_eval's:
 Doc ids are numbered per query rather than hashed (ranx hashes strings to floats),
 which also skips ranx's slow dict conversion.
 
-Start-up: ``import ranx`` runs ranx's package ``__init__``, which imports its fusion,
-plotting and statistics code (pandas, scipy, matplotlib): seconds per process before a
-single metric is computed. :func:`ranx_metric` imports only ``ranx.metrics`` (numba
-functions with ranx's own on-disk cache) and defers ranx's ``__init__`` until someone
-asks the ``ranx`` module for anything else (``ranx.Qrels``, ``ranx.compare`` ...), so
-the numbers are ranx's and the full package still works. Any surprise (another ranx
-layout) falls back to the plain import. numba keeps its cache where it always does
-(``__pycache__`` beside ranx, or its user-wide cache when site-packages is read-only),
-so the JIT cost is paid once per installation, not per process (BENCHMARKS.md).
+Start-up: ranx's metric functions are imported without ranx's heavy package ``__init__``
+(:func:`bench.startup.import_ranx_metrics`).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import logging
-import sys
-import threading
-import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,72 +42,12 @@ class Evaluation:
     per_query: dict[str, dict[str, float]]
 
 
-class _DeferredPackage(types.ModuleType):
-    """A package whose ``__init__`` runs on the first attribute it does not have yet.
-
-    Submodules (``ranx.metrics``) import without it; ``ranx.Qrels`` and friends trigger the
-    real ``__init__`` once, after which the module is exactly the normally imported one.
-    """
-
-    def __init__(self, name: str):
-        super().__init__(name)
-        self._bench_pending = True
-
-    def __getattr__(self, name: str) -> Any:
-        if not self.__dict__.pop("_bench_pending", False):
-            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        self.__spec__.loader.exec_module(self)  # type: ignore[union-attr]
-        return getattr(self, name)
-
-
-_IMPORT_LOCK = threading.Lock()
-
-
-def _import_ranx_metrics() -> Any:
-    """``ranx.metrics`` without running ranx's package ``__init__`` (see the module docstring)."""
-    with _IMPORT_LOCK:
-        return _import_ranx_metrics_locked()
-
-
-def _import_ranx_metrics_locked() -> Any:
-    if "ranx" in sys.modules:
-        import ranx.metrics
-
-        return ranx.metrics
-    spec = importlib.util.find_spec("ranx")
-    if spec is None or spec.loader is None or not spec.submodule_search_locations:
-        raise ImportError("ranx is not installed")
-    package = _DeferredPackage("ranx")
-    package.__spec__ = spec
-    package.__loader__ = spec.loader
-    package.__file__ = spec.origin
-    package.__path__ = list(spec.submodule_search_locations)
-    package.__package__ = "ranx"
-    sys.modules["ranx"] = package
-    try:
-        from numba import config
-
-        config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]  # what ranx's __init__ sets
-        import ranx.metrics
-
-        return ranx.metrics
-    except BaseException:
-        for name in [m for m in sys.modules if m == "ranx" or m.startswith("ranx.")]:
-            del sys.modules[name]
-        raise
-
-
 @functools.cache
 def ranx_metric(metric: str) -> Callable[..., Any]:
     """ranx's function for a metric name (``ranx.metrics.metric_switch``), imported cheaply."""
-    try:
-        module = _import_ranx_metrics()
-    except Exception as exc:  # fall back to the plain, slow import
-        log.debug("fast ranx.metrics import failed (%s); importing ranx normally", exc)
-        import ranx.metrics
+    from .startup import import_ranx_metrics
 
-        module = ranx.metrics
-    return module.metric_switch(metric)  # type: ignore[no-any-return]
+    return import_ranx_metrics().metric_switch(metric)  # type: ignore[no-any-return]
 
 
 def warm_up() -> None:

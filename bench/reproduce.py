@@ -77,7 +77,7 @@ def latency_ratios(expected: dict[str, Any], got: dict[str, Any]) -> dict[str, f
 
 
 def format_rows(rows: list[Row], tolerance: float) -> str:
-    from .tables import markdown
+    from .report.render_md import markdown
 
     def fmt(v: float | None) -> str:
         return "missing" if v is None else f"{v:.6f}"
@@ -113,7 +113,7 @@ def reproduce(
         log.warning("recorded experiment file %s not found; a relative data_dir is taken from the current folder", experiment_file)
         experiment_file = None
     with tempfile.TemporaryDirectory(prefix="bench-reproduce-") as tmp:
-        got = experiment.run(config, output=output or tmp, force=True, experiment_file=experiment_file)
+        got = experiment.run(config, output=output or tmp, force=True, experiment_file=experiment_file).record
     rows = compare_metrics(expected, got)
     text = format_rows(rows, tolerance)
     ratios = latency_ratios(expected, got)

@@ -1,8 +1,13 @@
-"""The results record: one JSON file per experiment, the only input reports read.
+"""The results record: one JSON file per experiment, the only input reports and the leaderboard read.
 
-``schema_version`` 1 holds the collection, the full config, library versions, device,
-git commit and, per system, the run file, mean and per-query metrics and latency.
-:func:`load_results` turns a record into a tidy pandas DataFrame for notebooks.
+This module owns it: :func:`build` evaluates every stage's run and assembles the record,
+:func:`write` stores it, :func:`read` checks one, and the accessors give typed views
+(:func:`stage_latency`, :func:`load_results`). ``schema_version`` 2 holds the collection, the
+full config, library versions, device, git commit and, per system, the run file, its input
+stage, mean and per-query metrics, its own latency (``stage``: per query, pairs/s over the
+stage's wall time, load and warm-up apart) and the cascade's cumulative latency per query
+(``p50_ms`` ... ``per_query_ms``: what a query costs through every stage up to this one).
+Records of schema 1 still read.
 """
 
 from __future__ import annotations
@@ -17,9 +22,16 @@ from typing import Any
 
 from .errors import DataError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 PACKAGES = ("bench", "torch", "transformers", "tokenizers", "ranx", "numba", "numpy", "bm25s", "PyStemmer", "rank-bm25", "ir_datasets", "pandas")
+
+NOTES = [
+    "Documents below each reranker's top_k keep their input stage's order, so depth-based measures (R@1000) "
+    "equal the first stage's.",
+    "Latency (p50/p95 ms per query): cumulative over the cascade (first stage plus every reranker up to this one); "
+    "each stage's own figures are under latency.stage; model load and warm-up excluded (load_s, warmup_s).",
+]
 
 
 def versions() -> dict[str, str | None]:
@@ -46,6 +58,86 @@ def git_commit(start: Path | None = None) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def _system_latency(output: Any, cumulative_ms: dict[str, float] | None, is_reranker: bool) -> dict[str, Any]:
+    from .latency import summarize
+
+    latency = dict(output.latency)
+    latency["input"] = output.input
+    if is_reranker:  # the report's reranker columns (pairs/s, rerank s) read this name
+        latency["rerank"] = latency.get("stage")
+    total = summarize(cumulative_ms) if cumulative_ms else None
+    if total:
+        latency.update({k: total[k] for k in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "total_s")})
+        latency["per_query_ms"] = cumulative_ms
+    latency["cached"] = output.cached
+    return latency
+
+
+def build(
+    config: Any,
+    collection: Any,
+    measures: list[Any],
+    outputs: list[Any],
+    qrels: dict[str, dict[str, int]],
+    runs_dir: Path,
+    wall_s: float,
+    git: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Evaluate every stage's run and assemble the record (``git``: the commit when the run started)."""
+    from .config import to_dict
+    from .latency import cumulative
+    from .metrics import evaluate
+    from .rerankers.device import describe_device
+    from .store import stable_hash
+
+    qids = list(qrels)
+    cumulative_ms: dict[str, dict[str, float] | None] = {}
+    rows = []
+    for output in outputs:
+        before = cumulative_ms.get(output.input) if output.input else None
+        cumulative_ms[output.name] = cumulative(before, output.latency.get("stage_ms"), qids)
+        evaluation = evaluate(qrels, output.run, measures)
+        rows.append({
+            "name": output.name,
+            "model": output.model,
+            "input": output.input,
+            "run_file": str(output.run_file),
+            "hash": output.hash,
+            "metrics": evaluation.metrics,
+            "per_query": evaluation.per_query,
+            "latency": _system_latency(output, cumulative_ms[output.name], output.input is not None),
+            "info": output.info,
+        })
+    devices = sorted({o.info["device"] for o in outputs if o.info.get("device")})
+    record_config = to_dict(config)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": config.experiment_name,
+        "collection": collection.describe(),
+        "config": record_config,
+        "config_hash": stable_hash(record_config),
+        "measures": [m.name for m in measures],
+        "queries": len(qrels),
+        "versions": versions(),
+        "device": describe_device(devices[0]) if devices else {"type": "cpu", "name": platform.processor() or platform.machine()},
+        "git": git if git is not None else git_commit(),
+        "wall_s": wall_s,
+        "notes": list(NOTES),
+        "systems": rows,
+        "runs_dir": str(runs_dir),
+    }
+
+
+def write(record: dict[str, Any], reports_dir: Path, experiment: str) -> Path:
+    """``reports/<experiment>/results.json``, atomically; concurrent runs of one experiment: the last complete record wins."""
+    from .store import file_lock, safe_name, write_json
+
+    path = reports_dir / safe_name(experiment, "experiment name") / "results.json"
+    with file_lock(path):
+        write_json(path, record)
+    return path
+
+
 def read(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check a results record."""
     path = Path(path)
@@ -62,6 +154,12 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
     return record
 
 
+def stage_latency(system: dict[str, Any]) -> dict[str, Any]:
+    """A system's own stage latency (schema 2 ``stage``; schema 1 ``rerank`` or ``first_stage``)."""
+    latency = system.get("latency") or {}
+    return latency.get("stage") or latency.get("rerank") or (latency.get("first_stage") if not system.get("model") else None) or {}
+
+
 def load_results(path: str | os.PathLike[str]) -> Any:
     """A results record as a DataFrame: one row per system and measure, with latency columns."""
     import pandas as pd
@@ -70,22 +168,23 @@ def load_results(path: str | os.PathLike[str]) -> Any:
     rows = []
     for system in record["systems"]:
         latency = system.get("latency") or {}
+        own = stage_latency(system)
         for measure, value in system["metrics"].items():
-            rows.append(
-                {
-                    "experiment": record.get("name"),
-                    "collection": record["collection"]["name"],
-                    "system": system["name"],
-                    "model": system.get("model"),
-                    "measure": measure,
-                    "value": value,
-                    "p50_ms": latency.get("p50_ms"),
-                    "p95_ms": latency.get("p95_ms"),
-                    "pairs_per_s": (latency.get("rerank") or {}).get("pairs_per_s"),
-                    "rerank_total_s": (latency.get("rerank") or {}).get("total_s"),
-                    "parameters": (system.get("info") or {}).get("parameters") if system.get("model") else None,
-                    "commit": (record.get("git") or {}).get("commit"),
-                    "run_file": system.get("run_file"),
-                }
-            )
+            rows.append({
+                "experiment": record.get("name"),
+                "collection": record["collection"]["name"],
+                "system": system["name"],
+                "model": system.get("model"),
+                "input": system.get("input"),
+                "measure": measure,
+                "value": value,
+                "p50_ms": latency.get("p50_ms"),
+                "p95_ms": latency.get("p95_ms"),
+                "stage_p50_ms": own.get("p50_ms"),
+                "pairs_per_s": own.get("pairs_per_s"),
+                "stage_total_s": own.get("total_s"),
+                "parameters": (system.get("info") or {}).get("parameters") if system.get("model") else None,
+                "commit": (record.get("git") or {}).get("commit"),
+                "run_file": system.get("run_file"),
+            })
     return pd.DataFrame(rows)

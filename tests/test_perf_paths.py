@@ -113,16 +113,18 @@ def test_bf16_cross_encoder_close_to_fp32(tiny_cross_encoder: Path):
 
 
 def test_rerank_per_query_ms_add_up_to_the_loop_wall_time(tiny_collection: Path, tiny_cross_encoder: Path, tmp_path: Path):
-    from bench.rerank import rerank
+    from bench.engines.local import LocalEngine
+    from bench.partial import PartialRun
+    from bench.rerankers.stage import RerankStage
+    from bench.stages import Job
 
     c = collections.load("tiny", tiny_collection.parent)
     r = _reranker(tiny_cross_encoder)
     qids = sorted(c.queries)
-    started = time.perf_counter()
-    out = rerank(r, c.queries, c.candidates, qids, 3, c.docs, tmp_path / "run.trec", "h", "tiny")
-    wall_ms = (time.perf_counter() - started) * 1000.0
+    stage = RerankStage("tiny", r.located, "cross-encoder", r.options, r.settings, 3, None)
+    out = LocalEngine.run(stage, Job(c, qids, tmp_path), c.candidates, PartialRun(tmp_path / "run.trec.partial", "h"))
     assert set(out.latency_ms) == set(qids) and all(ms > 0 for ms in out.latency_ms.values())
-    assert sum(out.latency_ms.values()) <= wall_ms  # pipeline wall time per query: they tile the loop
+    assert out.wall_s is not None and sum(out.latency_ms.values()) <= out.wall_s * 1000.0  # pipeline wall time per query: they tile the loop
     for qid in qids:
         ids = [d for d, _ in ranked(c.candidates[qid])[:3]]
         texts = c.docs.get_many(ids)
@@ -271,16 +273,16 @@ def test_python_m_bench_fast_exit_keeps_exit_codes_and_output(tiny_collection: P
     assert [s["name"] for s in record["systems"]][1:] == ["tiny-ce"]
     bad = _python_m_bench(*common, "--top-k", "5000")  # fails after torch is loaded: the fast exit path
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("bench: error:")
-    slow = _python_m_bench(*common, "--top-k", "5000", env={"BENCH_SLOW_EXIT": "1"})
+    slow = _python_m_bench(*common, "--top-k", "5000", env={"BENCH_FAST_START": "0"})
     assert slow.returncode == 2 and slow.stderr.strip().splitlines()[-1] == bad.stderr.strip().splitlines()[-1]
 
 
 def test_prewarm_imports_in_the_background_and_can_be_disabled():
     code = """
 import json, sys
-import bench.prewarm as prewarm
-thread = prewarm.start()
-assert prewarm.start() is thread  # once per process
+import bench.startup as startup
+thread = startup.prewarm()
+assert startup.prewarm() is thread  # once per process
 thread.join(120)
 wanted = ("scipy.stats", "matplotlib.figure", "numba", "ranx.metrics")
 print(json.dumps({"alive": thread.is_alive(), "loaded": [m in sys.modules for m in wanted], "ranx_meta": "ranx.meta" in sys.modules}))
@@ -289,7 +291,7 @@ print(json.dumps({"alive": thread.is_alive(), "loaded": [m in sys.modules for m 
     out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout)
     assert out == {"alive": False, "loaded": [True, True, True, True], "ranx_meta": False}
     off = subprocess.run(
-        [sys.executable, "-c", "import bench.prewarm as p; print(p.start())"],
-        capture_output=True, text=True, env={**env, "BENCH_PREWARM": "0"}, check=True,
+        [sys.executable, "-c", "import bench.startup as p; print(p.prewarm())"],
+        capture_output=True, text=True, env={**env, "BENCH_FAST_START": "0"}, check=True,
     )
     assert off.stdout.strip() == "None"

@@ -108,6 +108,8 @@ def _round_csv(text: str) -> str:
 
 
 def test_snapshot_md_csv_tex_html(records, tmp_path: Path):
+    from bench.report.figures import Figure
+
     paths = []
     for key in ("a", "b"):
         target = tmp_path / key / "results.json"
@@ -117,7 +119,7 @@ def test_snapshot_md_csv_tex_html(records, tmp_path: Path):
     outputs = {}
     for name, report_paths in (("single", paths[:1]), ("versions", paths)):
         report = build_report(report_paths)
-        outputs[f"{name}.md"] = render_md.render(report, {"trade-off": "effectiveness-latency.png"})
+        outputs[f"{name}.md"] = render_md.render(report, [Figure("effectiveness-latency", "trade-off", b"", b"")])
         outputs[f"{name}.csv"] = _round_csv(render_csv.render(report))
         outputs[f"{name}.tex"] = render_tex.render(report)
     from bench.report import figures

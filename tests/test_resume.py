@@ -22,7 +22,7 @@ import pytest
 from helpers import WORDS
 
 from bench.cli import main
-from bench.rerank import read_partial
+from bench.partial import PartialRun
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = 60
@@ -118,7 +118,7 @@ def _run_hash(out: Path) -> str:
 def _done_rows(out: Path) -> int:
     part = _partial(out)
     assert part is not None
-    return len(read_partial(part, _run_hash(out)))
+    return len(PartialRun(part, _run_hash(out)).rows())
 
 
 def _finish(data: Path, model: Path, out: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> dict:
@@ -200,9 +200,9 @@ def test_sigterm_stops_cleanly_like_ctrl_c_and_resumes(big, tiny_cross_encoder, 
 
 def _interrupting_progress(queries: int):
     """The progress iterator, plus a real SIGINT (Ctrl-C) to this process once ``queries`` queries are finished."""
-    import bench.rerank as rerank_mod
+    import bench.engines.local as engine
 
-    real = rerank_mod.progress
+    real = engine.progress
 
     def progress(items, total, desc, unit="queries"):
         for count, item in enumerate(real(items, total, desc, unit)):
@@ -216,7 +216,7 @@ def _interrupting_progress(queries: int):
 def test_torn_last_line_is_dropped_and_the_next_line_not_glued_to_it(big, tiny_cross_encoder, reference, tmp_path, capsys, caplog):
     out = tmp_path / "out"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("bench.rerank.progress", _interrupting_progress(5))
+        mp.setattr("bench.engines.local.progress", _interrupting_progress(5))
         assert main(_args(big, tiny_cross_encoder, out)) == 130
         assert capsys.readouterr().err.splitlines()[-1] == HINT
         assert _done_rows(out) == 5
@@ -225,7 +225,7 @@ def test_torn_last_line_is_dropped_and_the_next_line_not_glued_to_it(big, tiny_c
         part.write_bytes(part.read_bytes()[:-20])
         assert _done_rows(out) == 4
         # resume, interrupted again three queries later: the torn line was replaced, not appended to
-        mp.setattr("bench.rerank.progress", _interrupting_progress(3))
+        mp.setattr("bench.engines.local.progress", _interrupting_progress(3))
         assert main(_args(big, tiny_cross_encoder, out)) == 130
         capsys.readouterr()
     lines = part.read_text(encoding="utf-8").splitlines()
@@ -240,7 +240,7 @@ def test_torn_last_line_is_dropped_and_the_next_line_not_glued_to_it(big, tiny_c
 def test_force_discards_the_partial_run(big, tiny_cross_encoder, reference, tmp_path, capsys, caplog):
     out = tmp_path / "out"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("bench.rerank.progress", _interrupting_progress(4))
+        mp.setattr("bench.engines.local.progress", _interrupting_progress(4))
         assert main(_args(big, tiny_cross_encoder, out)) == 130
     assert _done_rows(out) == 4
     caplog.clear()
@@ -355,7 +355,7 @@ def test_sigkill_real_model_on_dl19_resumes_byte_identical(dl19, minilm, tmp_pat
     assert proc.wait(timeout=120) == -signal.SIGKILL
     part = found[0]
     header = json.loads(part.read_text().split("\n")[0])
-    done = len(read_partial(part, header["hash"]))
+    done = len(PartialRun(part, header["hash"]).rows())
     assert 2 <= done < 8
     caplog.clear()
     with caplog.at_level("INFO"):

@@ -367,7 +367,7 @@ def test_real_full_disk(tmp_path, tiny_cross_encoder, capsys):
     """A real 24 KiB tmpfs as the output folder, then grown so the same command can finish (needs root; skipped elsewhere)."""
     from test_resume import QUERIES, make_big_collection
 
-    from bench.rerank import read_partial
+    from bench.partial import PartialRun
 
     mount = tmp_path / "small"
     mount.mkdir()
@@ -379,7 +379,7 @@ def test_real_full_disk(tmp_path, tiny_cross_encoder, capsys):
                 "--output", str(mount)]
         line = _fails(capsys, argv, "disk full while writing", mount)
         partials = list(mount.rglob("*.partial"))
-        done = len(read_partial(partials[0], json.loads(partials[0].read_text().split("\n")[0])["hash"])) if partials else 0
+        done = len(PartialRun(partials[0], json.loads(partials[0].read_text().split("\n")[0])["hash"]).rows()) if partials else 0
         assert done < QUERIES, line
         subprocess.run(["mount", "-o", "remount,size=4m", str(mount)], check=True)  # space freed
         assert main(argv) == 0
@@ -400,7 +400,7 @@ def test_real_full_disk(tmp_path, tiny_cross_encoder, capsys):
         ('collection = "tiny"\nlimit_querys = 2\n', "bad.toml: unknown key 'limit_querys'; known keys: collection, name,"),
         ('collection = "tiny"\n[first_stage]\ndepht = 10\n', "bad.toml.first_stage: unknown key 'depht'; known keys: kind, depth"),
         ('collection = "tiny"\n[[rerankers]]\nmodel = "m"\ntopk = 5\n',
-         "bad.toml.rerankers[0]: unknown key 'topk'; known keys: model, name, revision, top_k"),
+         "bad.toml.rerankers[0]: unknown key 'topk'; known keys: model, name, kind, revision, top_k"),
     ],
 )
 def test_experiment_file_with_unknown_key(tmp_path, capsys, toml, message):

@@ -40,7 +40,7 @@ def test_tiny_end_to_end(tiny_collection: Path, tiny_cross_encoder: Path, tiny_b
     )
     assert code == 0
     record = _record(out, "tiny")
-    assert record["schema_version"] == 1
+    assert record["schema_version"] == 2
     assert [s["name"] for s in record["systems"]] == ["bm25", "tiny-ce", "tiny-bi"]
     assert record["systems"][0]["model"] is None and record["systems"][1]["model"] == str(tiny_cross_encoder)
     assert record["measures"] == ["nDCG@10", "RR@10", "AP", "R@100", "R@1000"]
@@ -63,7 +63,7 @@ def test_tiny_end_to_end(tiny_collection: Path, tiny_cross_encoder: Path, tiny_b
     reranked = [line.split()[2] for line in Path(ce["run_file"]).read_text().splitlines() if line.startswith("1 ")]
     assert sorted(reranked[:5]) == sorted(first[:5]) and reranked[5:] == first[5:]
     _check_against_trec_eval(record, tiny_collection / "qrels.txt")
-    assert "nDCG@10" in stdout and "tiny-ce" in stdout and "first-stage order" in stdout
+    assert "nDCG@10" in stdout and "tiny-ce" in stdout and "input stage's order" in stdout
 
 
 def test_second_run_reuses_and_changed_config_recomputes(tiny_collection: Path, tiny_cross_encoder: Path, tmp_path: Path, capsys):
@@ -94,7 +94,7 @@ def test_candidates_first_stage_and_depth(tiny_collection: Path, tmp_path: Path,
     "extra,message",
     [
         (["--top-k", "0"], "--top-k must be positive"),
-        (["--top-k", "50"], "--top-k 50 is larger than the first stage's candidates (at most 8 per query)"),
+        (["--top-k", "50"], "--top-k 50 is larger than the input stage's candidates (at most 8 per query)"),
         (["--measures", "MAP"], "unknown measure 'MAP'"),
         (["--device", "cuda", "--top-k", "5"], "CUDA is not available"),
     ],

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 
 from .compare import Report
+from .figures import Figure
 
 FIELDS = ("system", "record", "row", "collection", "kind", "column", "value", "bold", "against", "queries", "delta",
           "wins", "ties", "losses", "test", "p_value", "p_holm", "marker")
@@ -18,7 +20,7 @@ def _num(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
 
-def render(report: Report) -> str:
+def render(report: Report, figures: Sequence[Figure] = ()) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FIELDS)

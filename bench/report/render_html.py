@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from html import escape
 
 from . import text
@@ -105,7 +106,7 @@ def _records(report: Report) -> str:
     return "".join(parts)
 
 
-def render(report: Report, figures: list[Figure]) -> str:
+def render(report: Report, figures: Sequence[Figure] = ()) -> str:
     legend = "".join(f"<li>{escape(line)}</li>" for line in text.legend(report))
     notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
     title = escape(text.title(report))

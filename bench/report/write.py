@@ -7,15 +7,27 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..registry import Registry
 from ..store import atomic_open, write_text
 from .compare import Report
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("md", "html", "csv", "tex")
+# Every renderer has one signature: render(report, figures) -> str, written as report.<name>.
+RENDERERS: Registry[Callable[..., str]] = Registry(
+    "report format",
+    {
+        "md": "bench.report.render_md:render",
+        "html": "bench.report.render_html:render",
+        "csv": "bench.report.render_csv:render",
+        "tex": "bench.report.render_tex:render",
+    },
+)
+FORMATS = tuple(RENDERERS.names())  # the default set
 ALIASES = {"markdown": "md", "latex": "tex", "htm": "html"}
 
 
@@ -27,8 +39,8 @@ def parse_formats(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     out = []
     for item in (i.strip().lower() for i in items if i.strip()):
         item = ALIASES.get(item, item)
-        if item not in FORMATS:
-            raise ConfigError(f"unknown report format {item!r}; use a comma-separated list of {','.join(FORMATS)}")
+        if item not in RENDERERS:
+            raise ConfigError(f"unknown report format {item!r}; use a comma-separated list of {','.join(RENDERERS.names())}")
         if item not in out:
             out.append(item)
     if not out:
@@ -39,7 +51,6 @@ def parse_formats(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
 def write_report(report: Report, output_dir: str | os.PathLike[str], formats: str | list[str] | None = None) -> dict[str, Path]:
     """Write the chosen formats and both figures (PNG and SVG) into ``output_dir``; returns {what: path}."""
     from . import figures as figures_mod
-    from . import render_csv, render_html, render_md, render_tex
 
     chosen = parse_formats(formats)
     out = Path(output_dir)
@@ -51,23 +62,18 @@ def write_report(report: Report, output_dir: str | os.PathLike[str], formats: st
             with atomic_open(path, "wb") as fh:
                 fh.write(data)
             written[f"{fig.name}.{ext}"] = path
-    texts = {
-        "md": lambda: render_md.render(report, {f.caption: f"{f.name}.png" for f in figures}),
-        "html": lambda: render_html.render(report, figures),
-        "csv": lambda: render_csv.render(report),
-        "tex": lambda: render_tex.render(report),
-    }
     for fmt in chosen:
         path = out / f"report.{fmt}"
-        write_text(path, texts[fmt]())
+        write_text(path, RENDERERS.get(fmt)(report, figures))
         written[fmt] = path
     log.info("report: %s", ", ".join(str(p) for p in written.values()))
     return written
 
 
-def report_for_run(results_path: str | os.PathLike[str]) -> dict[str, Path]:
-    """After ``bench run``: every format next to results.json, significance against the first stage."""
+def report_for_run(results_path: str | os.PathLike[str]) -> str:
+    """After ``bench run``: every format next to results.json, significance against the first stage; returns report.md's text."""
     from .compare import build_report
 
     path = Path(results_path)
-    return write_report(build_report([path]), path.parent)
+    written = write_report(build_report([path]), path.parent)
+    return written["md"].read_text(encoding="utf-8")

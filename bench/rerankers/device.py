@@ -95,3 +95,12 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize(device)
     elif device == "mps":
         torch.mps.synchronize()
+
+
+def peak_memory_mb(device: str) -> float | None:
+    """Peak GPU memory allocated by this process (None off CUDA)."""
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    return float(torch.cuda.max_memory_allocated(device) / 2**20)

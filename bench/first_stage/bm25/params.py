@@ -11,6 +11,7 @@ from typing import Any
 
 from ...errors import ConfigError
 
+
 @dataclass(frozen=True)
 class Bm25Params:
     """Everything that changes BM25 scores."""

@@ -14,8 +14,6 @@ would rank an all-zero tail) and depth-based measures compare like with like.
 
 from __future__ import annotations
 
-from __future__ import annotations
-
 import json
 import logging
 import threading

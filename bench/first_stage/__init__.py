@@ -1,0 +1,49 @@
+"""First stages, by name in :data:`FIRST_STAGES`: ``bm25`` over the corpus, or the collection's given ``candidates``.
+
+A first stage is a :class:`~bench.stages.Stage` whose input is the query set. Its class
+has ``from_config(config, collection)`` and ``unavailable(collection)`` (why it cannot run
+on a collection, or None). ``auto`` picks one with :func:`choose`. Adding a first stage
+(dense retrieval, say) is one file plus one :data:`FIRST_STAGES` line; its own options come
+from ``[first_stage.options]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..errors import ConfigError
+from ..registry import Registry
+
+log = logging.getLogger(__name__)
+
+FIRST_STAGES: Registry[Any] = Registry(
+    "first stage",
+    {
+        "bm25": "bench.first_stage.bm25_stage:Bm25Stage",
+        "candidates": "bench.first_stage.candidates:CandidatesStage",
+    },
+)
+
+
+def choose(kind: str, collection: Any) -> str:
+    """The first stage to run: ``kind``, or for ``auto`` a local folder's given candidates, else BM25 over the corpus."""
+    if kind == "auto":
+        local = collection.source.startswith("local:")
+        if collection.candidates is not None and (local or collection.docs is None):
+            kind = "candidates"
+        elif collection.docs is not None:
+            kind = "bm25"
+        else:
+            raise ConfigError(f"collection {collection.name!r} has neither a corpus nor candidates; nothing to rank")
+        log.info("first stage: %s (auto)", kind)
+    reason = FIRST_STAGES.get(kind).unavailable(collection)
+    if reason:
+        raise ConfigError(reason)
+    return kind
+
+
+def create(config: Any, collection: Any) -> Any:
+    """The first stage of an experiment, ready to run."""
+    kind = choose(config.first_stage.kind, collection)
+    return FIRST_STAGES.get(kind).from_config(config, collection)
