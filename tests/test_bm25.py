@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bench import collection as collections
-from bench.first_stage.bm25 import Bm25Params, Bm25sIndex, RankBm25Index, retrieve, top_k
 from bench.errors import ConfigError
+from bench.first_stage.bm25 import Bm25Params, Bm25sIndex, RankBm25Index, retrieve, top_k
 from bench.trec import ranked
 
 
