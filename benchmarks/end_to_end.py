@@ -50,18 +50,20 @@ import bench.collection, bench.experiment, bench.metrics, bench.first_stage.bm25
 from bench.rerankers import base, cross_encoder
 locate = sys.modules["bench.rerankers.locate"]
 TIMES["import_bench_s"] = time.perf_counter() - started
-timed(bench.experiment.collections_mod, "load", "collection_load_s")
-timed(bench.experiment, "first_stage", "first_stage_s")
+timed(bench.experiment.collection_mod, "load", "collection_load_s")
+import bench.first_stage.bm25_stage
+timed(bench.first_stage.bm25_stage.Bm25Stage, "run", "first_stage_s")
 timed(bench.first_stage.bm25.search.Bm25sIndex, "search", "bm25_scoring_s")
 timed(locate.LocatedModel, "fingerprint", "model_fingerprint_s")
 timed(bench.experiment, "_settings", "torch_import_and_device_s")
-timed(bench.experiment, "git_commit", "git_commit_s")
+timed(bench.experiment.results, "git_commit", "git_commit_s")
 timed(base.Reranker, "warmup", "warmup_s")
 timed(base.Reranker, "load", "model_load_s")
 timed(cross_encoder.CrossEncoder, "forward", "forward_s")
 timed(cross_encoder.CrossEncoder, "prepare", "tokenise_background_s")
-timed(bench.experiment, "build_record", "evaluate_and_record_s")
-timed(bench.experiment, "_save", "write_runs_s")
+timed(bench.experiment.results, "build", "evaluate_and_record_s")
+import bench.stages
+timed(bench.stages, "write_run", "write_runs_s")
 import bench.report
 timed(bench.report, "report_for_run", "report_s")
 import bench.cli

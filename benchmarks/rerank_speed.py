@@ -6,7 +6,7 @@ architecture of cross-encoder/ms-marco-MiniLM-L-6-v2, see common.minilm_cross_en
 
 * peer: ``CrossEncoder(folder).predict(pairs)`` with its defaults (batch 32, fp32, its own
   length sort), one call over all pairs;
-* harness: ``bench.rerank.rerank`` (the loop ``bench run`` uses, partial file included) with a
+* harness: ``bench.engines.local.LocalEngine`` (the loop ``bench run`` uses, partial file included) with a
   reranker built from the default ``RerankerConfig`` (device/dtype ``auto``, batch 32, 512 tokens).
 
 Runs alternate (peer, harness, harness fp32, ...) ``--repeat`` times so load changes hit all
@@ -48,16 +48,40 @@ def harness_reranker(model: str, **overrides: Any) -> Any:
 
 
 def run_harness(reranker: Any, collection: Any, qids: list[str], top_k: int = 100) -> tuple[dict[str, dict[str, float]], float, float]:
-    """bench.rerank.rerank over the queries: (run of reranked top-k, wall seconds, sum of per-query ms / 1000)."""
-    from bench.rerank import rerank
+    """The in-process engine's loop (what ``bench run`` uses, partial file included) over the queries.
 
+    Returns (run of reranked top-k, wall seconds, sum of per-query ms / 1000). The already
+    loaded ``reranker`` is reused (its load and warm-up are not part of the loop).
+    """
+    from bench.engines.local import LocalEngine
+    from bench.partial import PartialRun
+    from bench.rerankers.stage import RerankStage
+    from bench.stages import Job
+
+    stage = RerankStage("bench", reranker.located, reranker.kind, reranker.options, reranker.settings, top_k, None)
+    stage.create = lambda device=None: _Loaded(reranker)  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        run_file = Path(tmp) / "run.trec"
-        out = rerank(reranker, collection.queries, collection.candidates, qids, top_k, collection.docs, run_file, "bench", "bench")
+        out = LocalEngine.run(stage, Job(collection, qids, Path(tmp)), collection.candidates, PartialRun(Path(tmp) / "run.partial", "bench"))
         wall = time.perf_counter() - started
     top = {q: dict(list(sorted(out.run[q].items(), key=lambda kv: -kv[1]))[:top_k]) for q in qids}
     return top, wall, sum(out.latency_ms.values()) / 1000.0
+
+
+class _Loaded:
+    """An already loaded reranker behind the engine's create/load/warmup calls (they become no-ops)."""
+
+    def __init__(self, reranker: Any):
+        self._r = reranker
+
+    def load(self) -> None:
+        pass
+
+    def warmup(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._r, name)
 
 
 def agreement(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]], qrels: Any) -> dict[str, Any]:
