@@ -100,7 +100,7 @@ def _md(text: str) -> str:
 
 def markdown(board: Leaderboard, prefix: str = "") -> str:
     """README.md: the same table, links relative to the leaderboard's folder (``prefix`` prepended)."""
-    head = [*IDENTITY, *(f"{c} {board.measures[c]}" for c in board.collections), *(f"{c} p95 ms/q" for c in board.collections)]
+    head = [*IDENTITY, *(h for c in board.collections for h in (f"{c} {board.measures[c]}", f"{c} p95 ms/q"))]
     lines = ["# Leaderboard", "",
              f"{len(board.rows)} systems from {len(board.records)} results records; each number links to its report "
              "(`python -m bench leaderboard` writes this file and index.html).", "",
@@ -108,8 +108,8 @@ def markdown(board: Leaderboard, prefix: str = "") -> str:
     older: list[str] = []
     for row in board.rows:
         cells = [_md(row.identity[k] or "-") for k in IDENTITY]
-        for what in ("value", "p95"):
-            for c in board.collections:
+        for c in board.collections:
+            for what in ("value", "p95"):
                 entries = row.cells.get(c)
                 if not entries:
                     cells.append("-")
