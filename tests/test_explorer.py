@@ -191,3 +191,14 @@ def test_load_per_query_dataframe(tiny_run: Path):
         assert row.value == mine and row.baseline == "bm25" and row.delta == pytest.approx(mine - base[row.measure][row.qid], abs=0)
         assert isinstance(row.query, str) and row.query
     assert bench.load_per_query(str(tiny_run), text=False)["query"].isna().all()
+
+
+def test_drill_downs_capped_to_largest_delta(tmp_path: Path, monkeypatch):
+    from bench.report import explorer_data
+
+    path = _synthetic(tmp_path, queries=6)
+    monkeypatch.setattr(explorer_data, "MAX_DRILL", 2)
+    data = build(json.loads(path.read_text()), path)
+    spread = sorted(data["queries"], key=lambda r: -abs(r["deltas"][1]))
+    assert set(data["drill"]) == {r["qid"] for r in spread[:2]} and len(data["queries"]) == 6
+    assert any("largest |Δ| of 6" in n for n in data["notes"])

@@ -86,6 +86,7 @@ def _normalise(record: dict, root: Path) -> dict:
     record.update(versions={"python": "3.x", "bench": "0.1.0", "ranx": "x"}, git={"commit": "0123456789abcdef", "dirty": False},
                   device={"type": "cpu", "name": "test-cpu"}, config_hash="c0nf1g", wall_s=1.0)
     for i, system in enumerate(record["systems"]):
+        system["run_file"] = f"/ROOT/runs/{system['name']}.trec"  # its hash follows the temporary model path
         latency = system["latency"]
         qids = list(latency.get("per_query_ms") or {})
         latency.update(p50_ms=1.0 + 100 * i, p95_ms=2.0 + 120 * i, p99_ms=3.0 + 130 * i, total_s=0.01 + 0.3 * i)

@@ -24,6 +24,7 @@ TOP = 10
 DEPTH = 100
 SNIPPET = 300
 RELEVANT = 1  # labels >= 1 count as relevant for the moves shown (graded labels stay visible as badges)
+MAX_DRILL = 500  # queries with a drill-down; beyond that (MS MARCO dev: 6,980) the ones with the largest |Δ|
 
 
 def snippet(text: str, limit: int = SNIPPET) -> str:
@@ -98,6 +99,10 @@ def build(record: dict[str, Any], record_path: str | Path, baseline: str | None 
         b = values[base_i]
         deltas = [None if i == base_i or v is None or b is None else v - b for i, v in enumerate(values)]
         rows.append({"qid": qid, "text": queries_text.get(qid), "values": values, "deltas": deltas})
+    drilled = _drilled(rows)
+    if len(drilled) < len(rows):
+        notes.append(f"drill-downs for the {len(drilled)} queries with the largest |Δ| of {len(rows)} (size budget).")
+    for qid in (r["qid"] for r in rows if r["qid"] in drilled):
         tops = [None if run is None else run.get(qid, [])[:TOP] for run in runs]
         if all(t is None for t in tops):
             continue
@@ -127,6 +132,14 @@ def build(record: dict[str, Any], record_path: str | Path, baseline: str | None 
         "docs": snippets,
         "notes": notes,
     }
+
+
+def _drilled(rows: list[dict[str, Any]]) -> set[str]:
+    """Every query, or the MAX_DRILL with the largest |Δ| for any system."""
+    if len(rows) <= MAX_DRILL:
+        return {r["qid"] for r in rows}
+    spread = sorted(rows, key=lambda r: -max((abs(d) for d in r["deltas"] if d is not None), default=0.0))
+    return {r["qid"] for r in spread[:MAX_DRILL]}
 
 
 def _snippets(collection: Any, doc_ids: list[str], notes: list[str]) -> dict[str, str]:

@@ -41,7 +41,7 @@
     var q = data.queries.find(function (r) { return r.qid === qid; });
     box.appendChild(el("div", "ex-drill-title", "Query " + qid + (q && q.text ? ": " + q.text : "")));
     var d = data.drill[qid];
-    if (!d) { box.appendChild(el("p", "ex-note", "No run files for this query: ranks unavailable.")); return box; }
+    if (!d) { box.appendChild(el("p", "ex-note", "No drill-down for this query (see the notes above the table).")); return box; }
     var order = [data.baseline].concat(data.systems.map(function (_, i) { return i; }).filter(function (i) { return i !== data.baseline; }));
     var grid = el("div", "ex-grid");
     order.forEach(function (s) {
