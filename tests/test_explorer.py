@@ -202,3 +202,10 @@ def test_drill_downs_capped_to_largest_delta(tmp_path: Path, monkeypatch):
     spread = sorted(data["queries"], key=lambda r: -abs(r["deltas"][1]))
     assert set(data["drill"]) == {r["qid"] for r in spread[:2]} and len(data["queries"]) == 6
     assert any("largest |Δ| of 6" in n for n in data["notes"])
+
+
+def test_snippets_can_be_left_out(tmp_path: Path, monkeypatch):
+    path = _synthetic(tmp_path)
+    monkeypatch.setenv("BENCH_EXPLORER_SNIPPETS", "0")
+    data = build(json.loads(path.read_text()), path)
+    assert data["docs"] == {} and data["labelled"] and data["drill"] and any("BENCH_EXPLORER_SNIPPETS=0" in n for n in data["notes"])
