@@ -74,8 +74,10 @@ class ModelAction(argparse.Action):
 def _add_evaluate(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="score existing TREC run files (trec_eval -c semantics)")
     p.add_argument("runs", nargs="+", help="TREC run files")
-    p.add_argument("--qrels", required=True, help="TREC qrels file")
-    p.add_argument("--measures", nargs="+", help="ir_measures names (default: nDCG@10 RR@10 AP R@100 R@1000)")
+    p.add_argument("--qrels", help="TREC qrels file (default: the qrels of --collection)")
+    p.add_argument("--measures", nargs="+", help="ir_measures names (default: the official set of --collection, else nDCG@10 RR@10 AP R@100 R@1000)")
+    p.add_argument("--collection", help="collection (alias, ir_datasets id, local folder) whose official measures and qrels to use")
+    p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="print {run_path: {measure: mean}} as JSON")
     p.set_defaults(func=cmd_evaluate)
 
@@ -108,6 +110,26 @@ def _add_report(sub: Any) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def _add_leaderboard(sub: Any) -> None:
+    p = sub.add_parser("leaderboard", help="one static page (and Markdown) over every results record: a row per system, columns per collection")
+    p.add_argument("inputs", nargs="*", default=["reports"], help="results.json files or folders holding them (default: reports/)")
+    p.add_argument("--output", help="folder for index.html and README.md (default: the first folder given, else reports/)")
+    p.set_defaults(func=cmd_leaderboard)
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from .report.leaderboard import build
+    from .report.leaderboard_page import markdown, write
+
+    folders = [p for p in args.inputs if os.path.isdir(p)]
+    output = args.output or (folders[0] if folders else "reports")
+    board = build(args.inputs, output)
+    written = write(board, output)
+    sys.stdout.write(markdown(board))
+    log.info("leaderboard written: %s", ", ".join(str(p) for p in written.values()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="IR evaluation harness: BM25 + rerankers, trec_eval-exact metrics, latency.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -119,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_datasets(sub)
     _add_reproduce(sub)
     _add_report(sub)
+    _add_leaderboard(sub)
     return parser
 
 
@@ -185,13 +208,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .measures import DEFAULT_MEASURES, parse_measures
+    from .evaluate_measures import choose
     from .metrics import evaluate
     from .report.render_md import markdown
-    from .trec import read_qrels, read_run
+    from .trec import read_run
 
-    measures = parse_measures(args.measures or list(DEFAULT_MEASURES))
-    qrels = read_qrels(args.qrels)
+    qrels, measures = choose(args.qrels, args.measures, args.collection, args.data_dir)
     results = {path: evaluate(qrels, read_run(path), measures).metrics for path in args.runs}
     if args.json:
         sys.stdout.write(json.dumps(results, indent=2) + "\n")

@@ -86,6 +86,7 @@ def _normalise(record: dict, root: Path) -> dict:
     record.update(versions={"python": "3.x", "bench": "0.1.0", "ranx": "x"}, git={"commit": "0123456789abcdef", "dirty": False},
                   device={"type": "cpu", "name": "test-cpu"}, config_hash="c0nf1g", wall_s=1.0)
     for i, system in enumerate(record["systems"]):
+        system["run_file"] = f"/ROOT/runs/{system['name']}.trec"  # its hash follows the temporary model path
         latency = system["latency"]
         qids = list(latency.get("per_query_ms") or {})
         latency.update(p50_ms=1.0 + 100 * i, p95_ms=2.0 + 120 * i, p99_ms=3.0 + 130 * i, total_s=0.01 + 0.3 * i)
@@ -96,6 +97,9 @@ def _normalise(record: dict, root: Path) -> dict:
 
 
 def _snapshot_text(text: str) -> str:
+    """Figures' bytes and the explorer's inline script and CSS (code, not output) are left out; its JSON data stays."""
+    text = re.sub(r"<script>.*?</script>", "<script>SCRIPT</script>", text, flags=re.S)
+    text = re.sub(r"<style>(?!\n:root).*?</style>", "<style>EXPLORER-CSS</style>", text, flags=re.S)
     return re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "data:image/png;base64,PNG", text)
 
 
@@ -126,6 +130,16 @@ def test_snapshot_md_csv_tex_html(records, tmp_path: Path):
 
     report = build_report(paths[:1])
     outputs["single.html"] = _snapshot_text(render_html.render(report, figures.render(report)))
+    # the explorer's JSON, checked against the record itself (not only against the snapshot)
+    (explorer,) = [json.loads(b) for b in re.findall(r'<script type="application/json" id="explorer-data-0">(.*?)</script>', outputs["single.html"])]
+    normalised = json.loads(paths[0].read_text())
+    first = normalised["measures"][0]
+    assert explorer["measure"] == first and explorer["systems"] == [s["name"] for s in normalised["systems"]]
+    assert [r["qid"] for r in explorer["queries"]] == sorted(normalised["systems"][0]["per_query"][first], key=int)
+    for row in explorer["queries"]:
+        values = [s["per_query"][first][row["qid"]] for s in normalised["systems"]]
+        assert row["values"] == values and row["deltas"] == [None, *(v - values[0] for v in values[1:])]
+    assert explorer["drill"] == {} and any("run file of bm25 not found" in n for n in explorer["notes"])  # runs of /ROOT do not exist
     update = os.environ.get("BENCH_UPDATE_SNAPSHOTS") == "1"
     for name, text in outputs.items():
         text = text.replace(str(tmp_path), "/TMP")
@@ -339,7 +353,8 @@ def test_html_is_self_contained(records):
     assert '<table id="results">' in html and html.count('<img src="data:image/png;base64,') == 2
     for img in re.findall(r'data:image/png;base64,([A-Za-z0-9+/=]+)', html):
         assert base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not re.search(r"(src|href)=\"(https?:)?//", html) and "<script" not in html and "<link" not in html
+    assert not re.search(r"(src|href)=\"(https?:)?//", html) and "<script src" not in html and "<link" not in html
+    assert "fetch(" not in html and "XMLHttpRequest" not in html and "import(" not in html
     record = _record(records["a"])
     assert record["git"]["commit"] in html and "Library versions" in html and f"<td>ranx</td><td>{record['versions']['ranx']}</td>" in html
     assert "Device" in html and "&quot;top_k&quot;: 5" in html

@@ -11,7 +11,10 @@ plus two figures. From Python::
 Modules: ``sources`` (reading and labelling records), ``compare`` (rows, columns, cells,
 comparisons), ``significance`` (paired tests, Holm, win/tie/loss), ``frontier`` (Pareto),
 ``figures``, ``text`` (legend and captions), ``render_md``/``render_html``/``render_csv``/
-``render_tex`` and ``write`` (files). Importing this package loads nothing heavy.
+``render_tex`` and ``write`` (files); ``explorer``/``explorer_data`` (the per-query explorer in
+report.html, fed by ``record_inputs``: run files and collection found again), ``leaderboard``/
+``leaderboard_page`` (``bench leaderboard``) and ``per_query`` (``bench.load_per_query``).
+Importing this package loads nothing heavy.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""HTML: one self-contained page (inline CSS, figures as data: URIs, no scripts, no network).
+"""HTML: one self-contained page (inline CSS and script, figures as data: URIs, no network).
 
 It holds the table, the legend, win/tie/loss, both figures, notes and, per record, the
-config, library versions, device and commit. The table scrolls sideways inside its box
+config, library versions, device and commit, and the per-query explorer (``explorer``). The table scrolls sideways inside its box
 on narrow screens, so the page itself never does.
 """
 
@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from html import escape
 
-from . import text
+from . import explorer, text
 from .compare import Column, Report
 from .figures import Figure
 
@@ -120,6 +120,7 @@ def render(report: Report, figures: Sequence[Figure] = ()) -> str:
         _main_table(report),
         f'<ul class="legend">{legend}</ul>',
         _wtl_table(report),
+        explorer.section(report),
         "<h2>Figures</h2>",
         *(_figure(f) for f in figures),
         f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "",
