@@ -1,4 +1,4 @@
-"""Command line: argument parsing and error reporting only.
+"""Command line: argument parsing and error reporting only (the commands are in :mod:`bench.commands`).
 
 Subcommands import what they need when they run, so ``python -m bench --help`` stays
 fast. Expected failures (:class:`~bench.errors.BenchError`) print one line on stderr and
@@ -43,7 +43,7 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="recompute runs even when an identical one exists")
     p.add_argument("--trust-remote-code", action="store_true", help="allow models that ship their own Python code")
     p.add_argument("--allow-pickle", action="store_true", help="allow pickled (.bin) weights, which can run code")
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func="run")
 
 
 class ModelAction(argparse.Action):
@@ -79,13 +79,13 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--collection", help="collection (alias, ir_datasets id, local folder) whose official measures and qrels to use")
     p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="print {run_path: {measure: mean}} as JSON")
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func="evaluate")
 
 
 def _add_datasets(sub: Any) -> None:
     p = sub.add_parser("datasets", help="list collection aliases and local collections")
     p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
-    p.set_defaults(func=cmd_datasets)
+    p.set_defaults(func="datasets")
 
 
 def _add_reproduce(sub: Any) -> None:
@@ -95,7 +95,7 @@ def _add_reproduce(sub: Any) -> None:
     p.add_argument("--latency-tolerance", type=float, help="fail when p50 latency exceeds the recorded one by this ratio (e.g. 1.5)")
     p.add_argument("--data-dir", help="folder with local collections, when the recorded one is not found")
     p.add_argument("--output", help="keep the reproduced runs and results here (default: a temporary folder)")
-    p.set_defaults(func=cmd_reproduce)
+    p.set_defaults(func="reproduce")
 
 
 def _add_report(sub: Any) -> None:
@@ -107,27 +107,14 @@ def _add_report(sub: Any) -> None:
     p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm-Bonferroni (default 0.05)")
     p.add_argument("--format", default="md,html,csv,tex", help="comma-separated formats (default md,html,csv,tex)")
     p.add_argument("--output", help="folder for the report (default: beside the first results file, or its ../comparison for several)")
-    p.set_defaults(func=cmd_report)
+    p.set_defaults(func="report")
 
 
 def _add_leaderboard(sub: Any) -> None:
     p = sub.add_parser("leaderboard", help="one static page (and Markdown) over every results record: a row per system, columns per collection")
     p.add_argument("inputs", nargs="*", default=["reports"], help="results.json files or folders holding them (default: reports/)")
     p.add_argument("--output", help="folder for index.html and README.md (default: the first folder given, else reports/)")
-    p.set_defaults(func=cmd_leaderboard)
-
-
-def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from .report.leaderboard import build
-    from .report.leaderboard_page import markdown, write
-
-    folders = [p for p in args.inputs if os.path.isdir(p)]
-    output = args.output or (folders[0] if folders else "reports")
-    board = build(args.inputs, output)
-    written = write(board, output)
-    sys.stdout.write(markdown(board))
-    log.info("leaderboard written: %s", ", ".join(str(p) for p in written.values()))
-    return 0
+    p.set_defaults(func="leaderboard")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,126 +130,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_leaderboard(sub)
     return parser
-
-
-def config_from_args(args: argparse.Namespace) -> Any:
-    """An experiment config from an experiment file or a collection name, with flags applied."""
-    from . import config as cfg
-
-    path = cfg.find_experiment(args.target)
-    reranker_flags = {
-        k: v
-        for k, v in {
-            "top_k": args.top_k,
-            "batch_size": args.batch_size,
-            "max_length": args.max_length,
-            "device": args.device,
-            "dtype": args.dtype,
-        }.items()
-        if v is not None
-    }
-    if path is not None:
-        config = cfg.load_toml(path)
-        log.info("experiment %s", path)
-    else:
-        config = cfg.ExperimentConfig(collection=args.target)
-    changes: dict[str, Any] = {}
-    if args.data_dir is not None:
-        changes["data_dir"] = os.path.abspath(args.data_dir)
-    for key in ("limit_queries", "name"):
-        if getattr(args, key) is not None:
-            changes[key] = getattr(args, key)
-    if args.measures:
-        changes["measures"] = tuple(args.measures)
-    if args.trust_remote_code:
-        changes["trust_remote_code"] = True
-    if args.allow_pickle:
-        changes["allow_pickle"] = True
-    fs_changes = {k: v for k, v in {"kind": args.first_stage, "depth": args.depth}.items() if v is not None}
-    if fs_changes or args.bm25_backend:
-        import dataclasses
-
-        first = dataclasses.replace(config.first_stage, **fs_changes)
-        if args.bm25_backend:
-            first = dataclasses.replace(first, bm25=dataclasses.replace(first.bm25, backend=args.bm25_backend))
-        changes["first_stage"] = first
-    if args.models:
-        changes["rerankers"] = tuple(cfg.RerankerConfig(**m) for m in args.models)
-    if reranker_flags and not (args.models or config.rerankers):
-        log.warning("%s ignored: no reranker configured (add --model)", ", ".join("--" + k.replace("_", "-") for k in reranker_flags))
-    return cfg.override(config, changes, reranker_flags)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from . import experiment
-    from .config import find_experiment
-    from .report import report_for_run
-
-    config = config_from_args(args)
-    outcome = experiment.run(config, output=args.output, force=args.force, experiment_file=find_experiment(args.target))
-    log.info("results: %s", outcome.path)
-    sys.stdout.write(report_for_run(outcome.path))  # the same Markdown as report.md
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    import json
-
-    from .evaluate_measures import choose
-    from .metrics import evaluate
-    from .report.render_md import markdown
-    from .trec import read_run
-
-    qrels, measures = choose(args.qrels, args.measures, args.collection, args.data_dir)
-    results = {path: evaluate(qrels, read_run(path), measures).metrics for path in args.runs}
-    if args.json:
-        sys.stdout.write(json.dumps(results, indent=2) + "\n")
-    else:
-        rows = [[path, *(f"{values[m.name]:.4f}" for m in measures)] for path, values in results.items()]
-        sys.stdout.write(markdown(["run", *(m.name for m in measures)], rows))
-    return 0
-
-
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    from .errors import DriftError
-    from .reproduce import reproduce
-
-    try:
-        text, _ = reproduce(args.results, args.tolerance, args.latency_tolerance, args.data_dir, args.output)
-    except DriftError as exc:
-        sys.stdout.write(exc.table)
-        raise
-    sys.stdout.write(text)
-    sys.stdout.write(f"reproduced {args.results} within {args.tolerance:g}\n")
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .report import build_report, parse_formats, render_md, write_report
-
-    formats = parse_formats(args.format)
-    report = build_report(args.results, baseline=args.baseline, measures=args.measures, test=args.test, alpha=args.alpha)
-    first = Path(args.results[0]).parent
-    output = args.output or (first if len(args.results) == 1 else first.parent / "comparison")
-    written = write_report(report, output, formats)
-    sys.stdout.write(render_md.render(report))
-    log.info("report written to %s (%s)", output, ", ".join(sorted(p.name for p in written.values())))
-    return 0
-
-
-def cmd_datasets(args: argparse.Namespace) -> int:
-    from .collection import ALIASES, data_dir
-
-    lines = ["aliases:"] + [f"  {alias:20s} -> {target}" for alias, target in ALIASES.items()]
-    root = data_dir(args.data_dir)
-    if root is not None and root.is_dir():
-        local = sorted(p.name for p in root.iterdir() if (p / "queries.tsv").is_file())
-        lines += [f"local collections in {root}:"] + [f"  {name}" for name in local]
-    lines.append("any ir_datasets id with queries and qrels also works (https://ir-datasets.com)")
-    sys.stdout.write("\n".join(lines) + "\n")
-    return 0
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -304,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
-        return int(args.func(args) or 0)
+        from . import commands
+
+        return int(getattr(commands, f"cmd_{args.func}")(args) or 0)
     except BenchError as exc:
         if args.debug:
             raise

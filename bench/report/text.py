@@ -48,9 +48,9 @@ def legend(report: Report) -> list[str]:
         f"{DEGRADED} significantly worse: two-sided {test_description(report)} on per-query values, "
         f"Holm–Bonferroni corrected over all {m} comparisons in the table, α = {report.alpha:g}.",
         "Bold: best per column (measures and pairs/s: highest; latency and rerank seconds: lowest).",
-        "Latency: end-to-end milliseconds per query, first stage plus rerank (a precomputed first stage has none, '-', "
-        "and then rerankers' latency is reranking alone); pairs/s and rerank s: reranking throughput and total reranking time; "
-        "params: model parameters.",
+        "Latency: end-to-end milliseconds per query, through every stage up to this one (first stage, then each reranker "
+        "of the cascade; a precomputed first stage has none, '-'); stage p50 ms/q (cascades): the stage's own; pairs/s and "
+        "rerank s: the stage's reranking throughput (pairs over its wall time) and total reranking time; params: model parameters.",
     ]
     if any(r.is_difference for r in report.rows):
         lines.append(
