@@ -244,8 +244,9 @@ def _bench_run(pythonpath: Path, experiment: str, output: Path, env_extra: dict[
     import sys
 
     env = {**os.environ, "PYTHONPATH": str(pythonpath), **env_extra}
-    done = subprocess.run([sys.executable, "-m", "bench", "-q", "run", experiment, "--output", str(output)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1500)
+    # run outside the checkout: `python -m` puts the working folder first on sys.path, before PYTHONPATH
+    done = subprocess.run([sys.executable, "-m", "bench", "-q", "run", str(ROOT / experiment), "--output", str(output)],
+                          cwd=output.parent, env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(next(output.glob("reports/*/results.json")).read_text())
 
@@ -267,6 +268,7 @@ def test_committed_experiments_write_the_bytes_they_wrote_before_the_seams(exper
     env = {"BENCH_CACHE_DIR": str(tmp_path / "cache")}
     before = _bench_run(old, experiment, tmp_path / "before", env)
     after = _bench_run(ROOT, experiment, tmp_path / "after", env)
+    assert before["schema_version"] == 1 and after["schema_version"] == 2  # each side ran its own code
     assert [s["name"] for s in before["systems"]] == [s["name"] for s in after["systems"]]
     for old_system, new_system in zip(before["systems"], after["systems"], strict=True):
         # the file names differ (the hash now covers each stage's key whole); the bytes must not
