@@ -274,3 +274,28 @@ def test_committed_experiments_write_the_bytes_they_wrote_before_the_seams(exper
         # the file names differ (the hash now covers each stage's key whole); the bytes must not
         assert Path(old_system["run_file"]).read_bytes() == Path(new_system["run_file"]).read_bytes(), new_system["name"]
         assert old_system["metrics"] == new_system["metrics"]
+
+
+def test_partial_run_merges_shards_and_drops_torn_lines(tmp_path: Path):
+    from bench.partial import PartialRun
+
+    main_file = PartialRun.for_run(tmp_path / "x.trec", "h1")
+    row = {"qid": "1", "docs": ["a", "b"], "scores": [2.0, 1.0], "ms": 3.0}
+    with main_file.appending({}) as p:
+        p.append(row)
+    shard = main_file.shard("w1")
+    with shard.appending({}) as p:
+        p.append({"qid": "2", "docs": ["c"], "scores": [0.5], "ms": 1.0})
+        p.append({"qid": "1", "docs": ["b", "a"], "scores": [9.0, 8.0], "ms": 1.0})  # a query done twice: one row kept
+    with open(shard.path, "a", encoding="utf-8") as fh:
+        fh.write('{"qid": "3", "docs": ["d"], "sco')  # killed mid-write
+    other = PartialRun(tmp_path / "x.trec.partial.w2", "another-hash")
+    with other.appending({}) as p:
+        p.append({"qid": "9", "docs": ["z"], "scores": [1.0], "ms": 1.0})
+    rows = main_file.rows()
+    assert sorted(rows) == ["1", "2"] and rows["1"] == row  # the torn line and the other configuration's file are ignored
+    with main_file.appending(rows) as p:  # resuming merges every shard into the main file
+        p.append({"qid": "4", "docs": ["e"], "scores": [0.1], "ms": 2.0})
+    assert main_file.files() == [main_file.path] and sorted(main_file.rows()) == ["1", "2", "4"]
+    main_file.discard()
+    assert main_file.files() == [] and not list(tmp_path.iterdir())
