@@ -12,6 +12,7 @@ from ..measures import official_measures
 from ..store import file_sha256
 from ..trec import Qrels, _read_lines, read_qrels, read_run
 from .base import Collection, doc_text
+from .unranked import describe as describe_candidates
 
 log = logging.getLogger(__name__)
 
@@ -112,4 +113,5 @@ def load_local(name: str, folder: Path, candidates_file: str | None = None) -> C
         candidates=candidates,
         candidates_name=candidates_name,
         measures=official_measures(name),
+        candidates_unranked=candidates is not None and describe_candidates(f"{folder.name}/{candidates_name}", candidates),
     )

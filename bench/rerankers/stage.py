@@ -78,7 +78,14 @@ class RerankStage(Stage):
         return FAMILIES.get(self.kind)(self.located, settings, self.options)
 
     def check_input(self, input_run: Run, qids: list[str]) -> None:
+        from ..collection.unranked import is_unranked
+
         depth = max((len(input_run.get(q, {})) for q in qids), default=0)
+        if self.top_k < depth and is_unranked(input_run, qids):  # its "top k" would be k documents chosen by doc id
+            raise ConfigError(
+                f"--top-k {self.top_k}: the input candidates are unranked (every score is equal; up to {depth} per query), "
+                f"so they have no top {self.top_k}; rerank the whole set (--top-k {depth}) or use --first-stage bm25"
+            )
         if self.top_k > depth:
             raise ConfigError(
                 f"--top-k {self.top_k} is larger than the input stage's candidates (at most {depth} per query); "
