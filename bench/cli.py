@@ -22,6 +22,8 @@ def _add_run(sub: Any) -> None:
     p = sub.add_parser("run", help="run an experiment: first stage, rerankers, metrics, latency")
     p.add_argument("target", help="collection (alias, ir_datasets id, local folder) or experiment (name or .toml)")
     p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
+    p.add_argument("--collection-type", choices=["dl", "msmarco", "beir", "robust04", "default"],
+                   help="official measures and rules of this family (default: from the name or the folder's collection.toml)")
     p.add_argument("--first-stage", help="first stage: auto (default), bm25, candidates or another registered one")
     p.add_argument("--depth", type=int, help="first-stage hits per query (default 1000)")
     p.add_argument("--bm25-backend", choices=["bm25s", "rank-bm25"], help="BM25 implementation (default bm25s)")
@@ -34,6 +36,9 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--top-k", type=int, help="rerank this many first-stage hits (default 100)")
     p.add_argument("--batch-size", type=int, help="pairs per forward pass (default 32)")
     p.add_argument("--max-length", type=int, help="max tokens per pair (default 512)")
+    p.add_argument("--passages", choices=["first", "max"], help="long documents: score the first window (FirstP) or every window, keeping the max (MaxP)")
+    p.add_argument("--window", type=int, help="--passages window in words (default 150)")
+    p.add_argument("--stride", type=int, help="--passages stride in words (default 75)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], help="model dtype (default auto)")
     p.add_argument("--measures", nargs="+", help="ir_measures names (default: the collection's official set)")
@@ -74,8 +79,11 @@ class ModelAction(argparse.Action):
 def _add_evaluate(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="score existing TREC run files (trec_eval -c semantics)")
     p.add_argument("runs", nargs="+", help="TREC run files")
-    p.add_argument("--qrels", required=True, help="TREC qrels file")
-    p.add_argument("--measures", nargs="+", help="ir_measures names (default: nDCG@10 RR@10 AP R@100 R@1000)")
+    p.add_argument("--qrels", help="TREC qrels file (default: the --collection's)")
+    p.add_argument("--collection", help="collection whose qrels, official measures and rules apply (e.g. beir/arguana drops self-hits)")
+    p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
+    p.add_argument("--collection-type", choices=["dl", "msmarco", "beir", "robust04", "default"], help="family of a local --collection")
+    p.add_argument("--measures", nargs="+", help="ir_measures names (default: the collection's official set, else nDCG@10 RR@10 AP R@100 R@1000)")
     p.add_argument("--json", action="store_true", help="print {run_path: {measure: mean}} as JSON")
     p.set_defaults(func=cmd_evaluate)
 
@@ -135,6 +143,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
             "max_length": args.max_length,
             "device": args.device,
             "dtype": args.dtype,
+            "passages": args.passages,
+            "window": args.window,
+            "stride": args.stride,
         }.items()
         if v is not None
     }
@@ -146,7 +157,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     changes: dict[str, Any] = {}
     if args.data_dir is not None:
         changes["data_dir"] = os.path.abspath(args.data_dir)
-    for key in ("limit_queries", "name"):
+    for key in ("limit_queries", "name", "collection_type"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
     if args.measures:
@@ -185,14 +196,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
+    from .collection import official
+    from .errors import ConfigError
     from .measures import DEFAULT_MEASURES, parse_measures
-    from .metrics import evaluate
     from .report.render_md import markdown
     from .trec import read_qrels, read_run
 
-    measures = parse_measures(args.measures or list(DEFAULT_MEASURES))
-    qrels = read_qrels(args.qrels)
-    results = {path: evaluate(qrels, read_run(path), measures).metrics for path in args.runs}
+    if not (args.qrels or args.collection):
+        raise ConfigError("bench evaluate needs --qrels FILE or --collection NAME")
+    collection = None
+    if args.collection:
+        from . import collection as collection_mod
+
+        collection = collection_mod.load(args.collection, args.data_dir, collection_type=args.collection_type)
+    measures = parse_measures(args.measures or list(collection.measures if collection is not None else DEFAULT_MEASURES))
+    qrels = read_qrels(args.qrels) if args.qrels else collection.qrels  # type: ignore[union-attr]
+    results, notes = {}, []
+    for path in args.runs:
+        evaluation, rule_notes = official.evaluate(collection, qrels, read_run(path), measures, path)
+        results[path] = evaluation.metrics  # type: ignore[attr-defined]
+        notes += rule_notes
+    for note in dict.fromkeys(notes):
+        log.info("%s", note)
     if args.json:
         sys.stdout.write(json.dumps(results, indent=2) + "\n")
     else:
@@ -231,9 +256,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from .collection import ALIASES, data_dir
+    from .collection import ALIASES, BEIR_PUBLIC, data_dir
+    from .collection.official import FAMILIES, family_for
 
-    lines = ["aliases:"] + [f"  {alias:20s} -> {target}" for alias, target in ALIASES.items()]
+    names = dict(ALIASES)
+    names.update({f"beir/{n}": t for n, t in BEIR_PUBLIC.items() if f"beir/{n}" not in names})
+    lines = ["aliases (official measures by family):"]
+    lines += [f"  {alias:24s} -> {target:40s} {' '.join(family_for(target).measures):62s} [{family_for(target).cite}]"
+              for alias, target in names.items()]
+    lines.append("families (--collection-type, or type = \"...\" in a local folder's collection.toml):")
+    lines += [f"  {f.name:8s} {' '.join(f.measures):60s} source: {f.source}" for f in FAMILIES]
     root = data_dir(args.data_dir)
     if root is not None and root.is_dir():
         local = sorted(p.name for p in root.iterdir() if (p / "queries.tsv").is_file())

@@ -97,10 +97,10 @@ def build(
     git: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every stage's run and assemble the record (``git``: the commit when the run started)."""
+    from .collection import official
     from .collection.unranked import is_unranked, set_size
     from .config import to_dict
     from .latency import cumulative
-    from .metrics import evaluate
     from .rerankers.device import describe_device
     from .store import stable_hash
 
@@ -111,7 +111,8 @@ def build(
     for output in outputs:
         before = cumulative_ms.get(output.input) if output.input else None
         cumulative_ms[output.name] = cumulative(before, output.latency.get("stage_ms"), qids)
-        evaluation = evaluate(qrels, output.run, measures)
+        evaluation, rule_notes = official.evaluate(collection, qrels, output.run, measures, output.name)
+        notes += [n for n in rule_notes if n not in notes]
         metrics: dict[str, float | None] = dict(evaluation.metrics)
         per_query: dict[str, Any] = evaluation.per_query
         unranked = output.input is None and is_unranked(output.run, qids)

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import DataError
-from ..measures import official_measures
 from ..store import stable_hash
 from ..trec import Qrels, Run
 from .base import Collection, doc_text
 from .local import check_collection
+from .official import family_for
 from .unranked import describe as describe_candidates
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,10 @@ class IrDatasetsDocs:
 
     def __len__(self) -> int:
         with download_errors(self.name, self.dataset_id, "documents"), _quiet_ir_datasets():
-            return int(self.dataset.docs_count())  # type: ignore[attr-defined]
+            count = self.dataset.docs_count()  # type: ignore[attr-defined]
+            if count is None:  # BEIR: known once its docstore is built, which iterating builds
+                count = sum(1 for _ in self.dataset.docs_iter())  # type: ignore[attr-defined]
+            return int(count)
 
     def fingerprint(self) -> str:
         import ir_datasets
@@ -136,7 +139,7 @@ def _ir_datasets_error(name: str, dataset_id: str, what: str, exc: BaseException
     )
 
 
-def load_ir_datasets(name: str, dataset_id: str) -> Collection:
+def load_ir_datasets(name: str, dataset_id: str, collection_type: str | None = None) -> Collection:
     """Load queries and qrels through ir_datasets; documents and candidates stay lazy."""
     import ir_datasets
 
@@ -147,10 +150,11 @@ def load_ir_datasets(name: str, dataset_id: str) -> Collection:
 
         raise unknown_collection(name) from None
     with _quiet_ir_datasets():
-        return _read_ir_datasets(name, dataset_id, dataset)
+        return _read_ir_datasets(name, dataset_id, dataset, collection_type)
 
 
-def _read_ir_datasets(name: str, dataset_id: str, dataset: Any) -> Collection:
+def _read_ir_datasets(name: str, dataset_id: str, dataset: Any, collection_type: str | None = None) -> Collection:
+    family = family_for(dataset_id, collection_type)
     for needed in ("queries", "qrels"):
         if not getattr(dataset, f"has_{needed}")():
             raise DataError(f"ir_datasets {dataset_id!r} has no {needed}; choose a dataset id with queries and qrels")
@@ -182,7 +186,8 @@ def _read_ir_datasets(name: str, dataset_id: str, dataset: Any) -> Collection:
         docs=IrDatasetsDocs(dataset, dataset_id, name) if dataset.has_docs() else None,
         candidates=candidates,
         candidates_name="scoreddocs" if candidates is not None else None,
-        measures=official_measures(dataset_id),
+        measures=family.measures,
+        family=family.name,
         candidates_unranked=candidates is not None and describe_candidates(f"{dataset_id} scoreddocs", candidates),
     )
 
