@@ -172,7 +172,8 @@ def test_cqadupstack_is_the_mean_over_its_12_forums(tmp_path: Path):
             docs = {f"d{j}": f"post {j}" for j in range(4)}
             z.writestr(f"cqadupstack/{forum}/corpus.jsonl", "".join(json.dumps({"_id": d, "title": "t", "text": x, "metadata": {"tags": []}}) + "\n"
                                                                    for d, x in docs.items()))
-            z.writestr(f"cqadupstack/{forum}/queries.jsonl", "".join(json.dumps({"_id": q, "text": t, "metadata": {"tags": []}}) + "\n" for q, t in queries.items()))
+            z.writestr(f"cqadupstack/{forum}/queries.jsonl",
+                       "".join(json.dumps({"_id": q, "text": t, "metadata": {"tags": []}}) + "\n" for q, t in queries.items()))
             z.writestr(f"cqadupstack/{forum}/qrels/test.tsv", "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\td{j}\t1\n" for j, q in enumerate(queries)))
     # a run with "<forum>/<id>" ids: query qj's relevant post dj is ranked (j + forum index) % 3 + 1
     run, qrels = {}, {}
