@@ -214,7 +214,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     results, notes = {}, []
     for path in args.runs:
         evaluation, rule_notes = official.evaluate(collection, qrels, read_run(path), measures, path)
-        results[path] = evaluation.metrics  # type: ignore[attr-defined]
+        results[path] = evaluation.metrics
         notes += rule_notes
     for note in dict.fromkeys(notes):
         log.info("%s", note)

@@ -58,9 +58,10 @@ class IrDatasetsDocs:
 
     def __len__(self) -> int:
         with download_errors(self.name, self.dataset_id, "documents"), _quiet_ir_datasets():
-            count = self.dataset.docs_count()  # type: ignore[attr-defined]
+            dataset: Any = self.dataset
+            count = dataset.docs_count()
             if count is None:  # BEIR: known once its docstore is built, which iterating builds
-                count = sum(1 for _ in self.dataset.docs_iter())  # type: ignore[attr-defined]
+                count = sum(1 for _ in dataset.docs_iter())
             return int(count)
 
     def fingerprint(self) -> str:

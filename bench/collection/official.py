@@ -22,10 +22,15 @@ Sources (also in ``bench datasets``):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..measures import DEFAULT_MEASURES, DL_MEASURES
+
+if TYPE_CHECKING:
+    from ..metrics import Evaluation
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,8 @@ def group_mean(per_query: dict[str, float], groups: dict[str, str]) -> float:
     return sum(sum(v) / len(v) for v in sums.values()) / len(sums) if sums else 0.0
 
 
-def evaluate(collection: object, qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], measures: list[object],
-             system: str) -> tuple[object, list[str]]:
+def evaluate(collection: Any, qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], measures: Sequence[Any],
+             system: str) -> tuple[Evaluation, list[str]]:
     """Evaluate ``run`` under the collection's family rules; the notes say what a rule changed."""
     from ..metrics import evaluate as ranx_evaluate
 
@@ -115,7 +120,7 @@ def evaluate(collection: object, qrels: dict[str, dict[str, int]], run: dict[str
         if removed:
             notes.append(f"{system}: {removed} document(s) whose id equals the query id removed before evaluation, "
                          f"as BEIR's evaluation does (the run file keeps them).")
-    evaluation = ranx_evaluate(qrels, run, measures)  # type: ignore[arg-type]
+    evaluation = ranx_evaluate(qrels, run, measures)
     groups = getattr(collection, "groups", None)
     if groups:
         for name, values in evaluation.per_query.items():
