@@ -22,6 +22,8 @@ def _add_run(sub: Any) -> None:
     p = sub.add_parser("run", help="run an experiment: first stage, rerankers, metrics, latency")
     p.add_argument("target", help="collection (alias, ir_datasets id, local folder) or experiment (name or .toml)")
     p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
+    p.add_argument("--collection-type", choices=["dl", "msmarco", "beir", "robust04", "default"],
+                   help="official measures and rules of this family (default: from the name or the folder's collection.toml)")
     p.add_argument("--first-stage", help="first stage: auto (default), bm25, candidates or another registered one")
     p.add_argument("--depth", type=int, help="first-stage hits per query (default 1000)")
     p.add_argument("--bm25-backend", choices=["bm25s", "rank-bm25"], help="BM25 implementation (default bm25s)")
@@ -34,6 +36,9 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--top-k", type=int, help="rerank this many first-stage hits (default 100)")
     p.add_argument("--batch-size", type=int, help="pairs per forward pass (default 32)")
     p.add_argument("--max-length", type=int, help="max tokens per pair (default 512)")
+    p.add_argument("--passages", choices=["first", "max"], help="long documents: score the first window (FirstP) or every window, keeping the max (MaxP)")
+    p.add_argument("--window", type=int, help="--passages window in words (default 150)")
+    p.add_argument("--stride", type=int, help="--passages stride in words (default 75)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], help="model dtype (default auto)")
     p.add_argument("--measures", nargs="+", help="ir_measures names (default: the collection's official set)")
@@ -74,10 +79,11 @@ class ModelAction(argparse.Action):
 def _add_evaluate(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="score existing TREC run files (trec_eval -c semantics)")
     p.add_argument("runs", nargs="+", help="TREC run files")
-    p.add_argument("--qrels", help="TREC qrels file (default: the qrels of --collection)")
-    p.add_argument("--measures", nargs="+", help="ir_measures names (default: the official set of --collection, else nDCG@10 RR@10 AP R@100 R@1000)")
-    p.add_argument("--collection", help="collection (alias, ir_datasets id, local folder) whose official measures and qrels to use")
+    p.add_argument("--qrels", help="TREC qrels file (default: the --collection's)")
+    p.add_argument("--collection", help="collection whose qrels, official measures and rules apply (e.g. beir/arguana drops self-hits)")
     p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
+    p.add_argument("--collection-type", choices=["dl", "msmarco", "beir", "robust04", "default"], help="family of a local --collection")
+    p.add_argument("--measures", nargs="+", help="ir_measures names (default: the collection's official set, else nDCG@10 RR@10 AP R@100 R@1000)")
     p.add_argument("--json", action="store_true", help="print {run_path: {measure: mean}} as JSON")
     p.set_defaults(func="evaluate")
 

@@ -27,6 +27,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
             "max_length": args.max_length,
             "device": args.device,
             "dtype": args.dtype,
+            "passages": args.passages,
+            "window": args.window,
+            "stride": args.stride,
         }.items()
         if v is not None
     }
@@ -38,7 +41,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     changes: dict[str, Any] = {}
     if args.data_dir is not None:
         changes["data_dir"] = os.path.abspath(args.data_dir)
-    for key in ("limit_queries", "name"):
+    for key in ("limit_queries", "name", "collection_type"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
     if args.measures:
@@ -77,13 +80,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
+    from .collection import official
     from .evaluate_measures import choose
-    from .metrics import evaluate
     from .report.render_md import markdown
     from .trec import read_run
 
-    qrels, measures = choose(args.qrels, args.measures, args.collection, args.data_dir)
-    results = {path: evaluate(qrels, read_run(path), measures).metrics for path in args.runs}
+    qrels, measures, rules = choose(args.qrels, args.measures, args.collection, args.data_dir, args.collection_type)
+    results, notes = {}, []
+    for path in args.runs:
+        evaluation, rule_notes = official.evaluate(rules, qrels, read_run(path), measures, path)
+        results[path] = evaluation.metrics
+        notes += rule_notes
+    for note in dict.fromkeys(notes):
+        log.info("%s", note)
     if args.json:
         sys.stdout.write(json.dumps(results, indent=2) + "\n")
     else:
@@ -122,9 +131,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from .collection import ALIASES, data_dir
+    from .collection import ALIASES, BEIR_PUBLIC, data_dir
+    from .collection.official import FAMILIES, family_for
 
-    lines = ["aliases:"] + [f"  {alias:20s} -> {target}" for alias, target in ALIASES.items()]
+    names = dict(ALIASES)
+    names.update({f"beir/{n}": t for n, t in BEIR_PUBLIC.items() if f"beir/{n}" not in names})
+    lines = ["aliases (official measures by family):"]
+    lines += [f"  {alias:24s} -> {target:40s} {' '.join(family_for(target).measures):62s} [{family_for(target).cite}]"
+              for alias, target in names.items()]
+    lines.append("families (--collection-type, or type = \"...\" in a local folder's collection.toml):")
+    lines += [f"  {f.name:8s} {' '.join(f.measures):60s} source: {f.source}" for f in FAMILIES]
     root = data_dir(args.data_dir)
     if root is not None and root.is_dir():
         local = sorted(p.name for p in root.iterdir() if (p / "queries.tsv").is_file())

@@ -69,8 +69,15 @@ class RerankerConfig:
     device: str = "auto"
     input: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    passages: str | None = None  # long documents: "first" (FirstP) or "max" (MaxP) over word windows; None: the whole text
+    window: int = 150  # words per window (MaxP papers: 150 with stride 75)
+    stride: int = 75
 
     def __post_init__(self) -> None:
+        if self.passages not in (None, "first", "max"):
+            raise ConfigError(f"--passages must be first or max, got {self.passages!r}")
+        if self.window <= 0 or self.stride <= 0:
+            raise ConfigError(f"--window and --stride must be positive words, got {self.window} and {self.stride}")
         if not self.model:
             raise ConfigError("a reranker needs a model (a Hugging Face id or a local folder)")
         if self.top_k <= 0:
@@ -90,6 +97,7 @@ class ExperimentConfig:
     collection: str
     name: str | None = None
     data_dir: str | None = None
+    collection_type: str | None = None  # dl, msmarco, beir, robust04: the official measures and rules of a local folder
     first_stage: FirstStageConfig = field(default_factory=FirstStageConfig)
     rerankers: tuple[RerankerConfig, ...] = ()
     measures: tuple[str, ...] | None = None
@@ -98,6 +106,10 @@ class ExperimentConfig:
     allow_pickle: bool = False
 
     def __post_init__(self) -> None:
+        if self.collection_type is not None:
+            from .collection.official import family_for
+
+            family_for("", self.collection_type)  # an unknown type is refused before any work
         if self.measures is not None:
             parse_measures(list(self.measures))
         if self.limit_queries is not None and self.limit_queries <= 0:

@@ -11,33 +11,47 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from .errors import ConfigError
-from .measures import DEFAULT_MEASURES, DL_MEASURES, Measure, official_measures, parse_measures
+from .measures import DEFAULT_MEASURES, DL_MEASURES, Measure, parse_measures
 from .trec import Qrels, read_qrels
 
 log = logging.getLogger("bench")
 
 
-def collection_measures(name: str, data_dir: str | os.PathLike[str] | None) -> tuple[tuple[str, ...], Qrels | None]:
-    """A collection's official measures and, when it is a local copy, its qrels (ids and aliases need no download)."""
-    from .collection import ALIASES, load
+def _is_local(name: str, data_dir: str | os.PathLike[str] | None) -> bool:
+    from .collection import ALIASES
     from .collection import data_dir as default_data_dir
 
     root = default_data_dir(data_dir)
-    local = Path(name).is_dir() or (root is not None and any((root / n).is_dir() for n in (name, ALIASES.get(name, name).replace("/", "__"))))
-    if local:
-        collection = load(name, data_dir)
-        return collection.measures, collection.qrels
-    if name in ALIASES:
-        return official_measures(ALIASES[name]), None
-    import ir_datasets
+    names = (name, ALIASES.get(name, name).replace("/", "__"))
+    return Path(name).is_dir() or (root is not None and any((root / n).is_dir() for n in names))
 
-    from .collection import unknown_collection
 
-    if name not in ir_datasets.registry._registered:  # type: ignore[attr-defined]
-        raise unknown_collection(name)
-    return official_measures(name), None
+def collection_rules(name: str, data_dir: str | os.PathLike[str] | None, collection_type: str | None,
+                     need_qrels: bool) -> tuple[tuple[str, ...], Qrels | None, Any]:
+    """A collection's official measures, its qrels (when loaded) and what its evaluation rules need.
+
+    A local copy is loaded; so is an ir_datasets collection when its qrels are needed (which
+    may download). With ``--qrels`` given, an alias or ir_datasets id needs no download: its
+    family (measures and rules) is known from the name.
+    """
+    from .collection import ALIASES, load, unknown_collection
+    from .collection.official import family_for
+
+    if need_qrels or _is_local(name, data_dir):
+        collection = load(name, data_dir, collection_type=collection_type)
+        return collection.measures, collection.qrels, collection
+    dataset_id = ALIASES.get(name, name)
+    if name not in ALIASES:
+        import ir_datasets
+
+        if dataset_id not in ir_datasets.registry._registered:  # type: ignore[attr-defined]
+            raise unknown_collection(name)
+    family = family_for(dataset_id, collection_type)
+    return family.measures, None, SimpleNamespace(family=family.name, groups=None)
 
 
 def graded_note(qrels: Qrels) -> str | None:
@@ -50,12 +64,13 @@ def graded_note(qrels: Qrels) -> str | None:
 
 
 def choose(qrels_path: str | None, measures: list[str] | None, collection: str | None,
-           data_dir: str | None) -> tuple[Qrels, list[Measure]]:
-    """The qrels and measures for ``bench evaluate``: --measures, else --collection's official set, else the defaults."""
+           data_dir: str | None, collection_type: str | None = None) -> tuple[Qrels, list[Measure], Any]:
+    """Qrels, measures and the collection's rules for ``bench evaluate``: --measures, else --collection's official set, else the defaults."""
     official: tuple[str, ...] | None = None
     collection_qrels: Qrels | None = None
+    rules: Any = None
     if collection:
-        official, collection_qrels = collection_measures(collection, data_dir)
+        official, collection_qrels, rules = collection_rules(collection, data_dir, collection_type, need_qrels=not qrels_path)
     if qrels_path:
         qrels = read_qrels(qrels_path)
     elif collection_qrels is not None:
@@ -68,4 +83,4 @@ def choose(qrels_path: str | None, measures: list[str] | None, collection: str |
         note = graded_note(qrels)
         if note:
             log.info("%s", note)
-    return qrels, parse_measures(chosen)
+    return qrels, parse_measures(chosen), rules

@@ -85,12 +85,14 @@ def reranker_stage(cfg: RerankerConfig, config: ExperimentConfig, collection: An
     """A reranker's stage: family chosen, options checked, settings resolved (one-line errors for each)."""
     from .options import build_options
     from .rerankers import family
+    from .rerankers.passages import Passages
     from .rerankers.stage import RerankStage
 
     cls = family(cfg.kind, located)
     options = build_options(cls.Options, cfg.options, f"{where}.options ({cls.kind})")
     corpus = collection.docs.fingerprint() if collection.docs is not None else None
-    return RerankStage(name, located, cls.kind, options, _settings(cfg, config), cfg.top_k, corpus)
+    passages = Passages(cfg.passages, cfg.window, cfg.stride) if cfg.passages else None
+    return RerankStage(name, located, cls.kind, options, _settings(cfg, config), cfg.top_k, corpus, passages=passages)
 
 
 def plan(config: ExperimentConfig, collection: Any) -> list[Planned]:
@@ -143,7 +145,7 @@ def run(
     paths = Paths.for_output(output)
     base_dir = Path(experiment_file).parent if experiment_file else None
     data_dir = resolve_data_dir(config.data_dir, base_dir)
-    collection = collection_mod.load(config.collection, data_dir, config.first_stage.candidates_file)
+    collection = collection_mod.load(config.collection, data_dir, config.first_stage.candidates_file, config.collection_type)
     measures = parse_measures(list(config.measures or collection.measures))
     qids = _query_ids(config, collection)
     log.info("collection %s: %d judged queries (%s)", collection.name, len(qids), collection.source)

@@ -82,6 +82,8 @@ def parse_measures(texts: list[str] | tuple[str, ...]) -> list[Measure]:
     return measures
 
 
-def official_measures(collection_id: str) -> tuple[str, ...]:
-    """The official measure set: TREC DL rules (label >= 2 relevant) for DL collections, else defaults."""
-    return DL_MEASURES if re.search(r"trec-dl|dl-?(19|20)", collection_id, re.IGNORECASE) else DEFAULT_MEASURES
+def official_measures(collection_id: str, collection_type: str | None = None) -> tuple[str, ...]:
+    """The official measure set of a collection's family (the table is :mod:`bench.collection.official`)."""
+    from .collection.official import family_for
+
+    return family_for(collection_id, collection_type).measures

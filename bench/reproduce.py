@@ -84,7 +84,7 @@ def format_rows(rows: list[Row], tolerance: float) -> str:
 
     table = []
     for r in rows:
-        ok = r.delta is not None and abs(r.delta) <= tolerance
+        ok = (r.delta is not None and abs(r.delta) <= tolerance) or (r.expected, r.got) == (None, None)  # null: not reported either time
         table.append([r.system, r.measure, fmt(r.expected), fmt(r.got), "-" if r.delta is None else f"{r.delta:+.6f}", "ok" if ok else "DRIFT"])
     return markdown(["system", "measure", "expected", "got", "delta", ""], table)
 
@@ -119,7 +119,7 @@ def reproduce(
     ratios = latency_ratios(expected, got)
     if ratios:
         text += "\nlatency (p50 ms per query, this run / recorded): " + ", ".join(f"{k} x{v:.2f}" for k, v in ratios.items()) + "\n"
-    drift = [r for r in rows if r.delta is None or abs(r.delta) > tolerance]
+    drift = [r for r in rows if (r.delta is None and (r.expected, r.got) != (None, None)) or (r.delta is not None and abs(r.delta) > tolerance)]
     slow = {k: v for k, v in ratios.items() if latency_tolerance is not None and v > latency_tolerance}
     if drift or slow:
         env = environment_differences(expected, got)

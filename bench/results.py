@@ -73,6 +73,19 @@ def _system_latency(output: Any, cumulative_ms: dict[str, float] | None, is_rera
     return latency
 
 
+def _unranked(name: str, evaluation: Any, measures: list[Any], size: int) -> tuple[dict[str, float | None], dict[str, Any], str]:
+    """Null the measures an unordered set cannot have (its order is doc-id order); the note says which stay."""
+    from .collection.unranked import order_free
+
+    kept = [m.name for m in measures if order_free(m, size)]
+    metrics = {m: (v if m in kept else None) for m, v in evaluation.metrics.items()}
+    per_query = {m: v for m, v in evaluation.per_query.items() if m in kept}
+    stays = f"; {', '.join(kept)} do not depend on order and stay" if kept else ""
+    note = (f"{name} is an unranked candidate set (every score is equal; up to {size} per query): its order is "
+            f"doc-id order, so its effectiveness measures are not reported (null){stays}.")
+    return metrics, per_query, note
+
+
 def build(
     config: Any,
     collection: Any,
@@ -84,29 +97,39 @@ def build(
     git: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every stage's run and assemble the record (``git``: the commit when the run started)."""
+    from .collection import official
+    from .collection.unranked import is_unranked, set_size
     from .config import to_dict
     from .latency import cumulative
-    from .metrics import evaluate
     from .rerankers.device import describe_device
     from .store import stable_hash
 
     qids = list(qrels)
     cumulative_ms: dict[str, dict[str, float] | None] = {}
     rows = []
+    notes = list(NOTES)
     for output in outputs:
         before = cumulative_ms.get(output.input) if output.input else None
         cumulative_ms[output.name] = cumulative(before, output.latency.get("stage_ms"), qids)
-        evaluation = evaluate(qrels, output.run, measures)
+        evaluation, rule_notes = official.evaluate(collection, qrels, output.run, measures, output.name)
+        notes += [n for n in rule_notes if n not in notes]
+        metrics: dict[str, float | None] = dict(evaluation.metrics)
+        per_query: dict[str, Any] = evaluation.per_query
+        unranked = output.input is None and is_unranked(output.run, qids)
+        if unranked:
+            metrics, per_query, note = _unranked(output.name, evaluation, measures, set_size(output.run, qids))
+            notes.append(note)
         rows.append({
             "name": output.name,
             "model": output.model,
             "input": output.input,
             "run_file": str(output.run_file),
             "hash": output.hash,
-            "metrics": evaluation.metrics,
-            "per_query": evaluation.per_query,
+            "metrics": metrics,
+            "per_query": per_query,
             "latency": _system_latency(output, cumulative_ms[output.name], output.input is not None),
             "info": output.info,
+            **({"unranked": True} if unranked else {}),
         })
     devices = sorted({o.info["device"] for o in outputs if o.info.get("device")})
     record_config = to_dict(config)
@@ -122,7 +145,7 @@ def build(
         "device": describe_device(devices[0]) if devices else {"type": "cpu", "name": platform.processor() or platform.machine()},
         "git": git if git is not None else git_commit(),
         "wall_s": wall_s,
-        "notes": list(NOTES),
+        "notes": notes,
         "systems": rows,
         "runs_dir": str(runs_dir),
     }

@@ -43,7 +43,7 @@ def test_alias_resolves_to_local_copy_by_ir_datasets_id(dl19: Path):
 
 
 def test_unknown_collection_suggests_close_names():
-    with pytest.raises(ConfigError, match=r"unknown collection 'trec-dl-2091'; did you mean trec-dl-2019"):
+    with pytest.raises(ConfigError, match=r"unknown collection 'trec-dl-2091'; did you mean [^?]*trec-dl-2019"):
         collections.load("trec-dl-2091")
 
 

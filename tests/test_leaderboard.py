@@ -122,7 +122,7 @@ def test_evaluate_collection_unknown_or_without_qrels(tmp_path: Path, capsys):
     assert "unknown collection 'no-such-collection-xyz'" in capsys.readouterr().err
     assert main(["evaluate", str(run), "--collection", "trec-dl-2019", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no qrels" in err and "--qrels" in err
+    assert err.count("\n") == 1 and "trec-dl-2019" in err and "--data-dir" in err  # the loader's one line: how to use a local copy
     assert main(["evaluate", str(run)]) == 2
     assert "pass a TREC qrels file with --qrels" in capsys.readouterr().err
 

@@ -62,7 +62,7 @@ def _fails(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str, o
 
 
 def test_unknown_collection_suggests_close_names(tmp_path, capsys):
-    expected = "unknown collection 'trec-dl-2091'; did you mean trec-dl-2019"
+    expected = "unknown collection 'trec-dl-2091'; did you mean trec-dl-2021, trec-dl-2019"
     _fails(capsys, ["run", "trec-dl-2091", "--output", str(tmp_path)], expected, tmp_path)
 
 

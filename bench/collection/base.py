@@ -33,6 +33,9 @@ class Collection:
     candidates: Run | None = None
     candidates_name: str | None = None
     measures: tuple[str, ...] = field(default_factory=tuple)
+    family: str = "default"  # the row of bench.collection.official: measures, source, rules
+    groups: dict[str, str] | None = None  # qid -> part, when the official mean is over parts (CQADupStack's forums)
+    candidates_unranked: bool = False  # every candidate of a query has one score: a set, not a ranking (see unranked.py)
 
     def describe(self) -> dict[str, object]:
         """The record of what was loaded, for results files."""
@@ -43,6 +46,9 @@ class Collection:
             "judged_queries": len(self.qrels),
             "documents": len(self.docs) if self.docs is not None else None,
             "candidates": self.candidates_name,
+            "candidates_unranked": self.candidates_unranked,
+            "family": self.family,
+            **({"groups": len(set(self.groups.values()))} if self.groups else {}),
         }
 
 

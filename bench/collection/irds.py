@@ -9,21 +9,28 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import DataError
-from ..measures import official_measures
 from ..store import stable_hash
 from ..trec import Qrels, Run
 from .base import Collection, doc_text
 from .local import check_collection
+from .official import family_for
+from .unranked import describe as describe_candidates
 
 log = logging.getLogger(__name__)
 
 
 class IrDatasetsDocs:
-    """Documents of an ir_datasets dataset, read through its docstore."""
+    """Documents of an ir_datasets dataset, read through its docstore.
 
-    def __init__(self, dataset: object, dataset_id: str):
+    Reading is lazy, so the first read may start a download (the corpus is often not cached
+    when queries and qrels are): every read goes through :func:`download_errors`, so a failed
+    download is the loader's one-line message, not a disk or network traceback.
+    """
+
+    def __init__(self, dataset: object, dataset_id: str, name: str | None = None):
         self.dataset = dataset
         self.dataset_id = dataset_id
+        self.name = name or dataset_id
 
     @staticmethod
     def _text(doc: object) -> str:
@@ -34,15 +41,28 @@ class IrDatasetsDocs:
         return doc_text(title, text or "")
 
     def get_many(self, doc_ids: list[str]) -> dict[str, str]:
-        store = self.dataset.docs_store()  # type: ignore[attr-defined]
-        return {d: self._text(doc) for d, doc in store.get_many(doc_ids).items()}
+        with download_errors(self.name, self.dataset_id, "documents"), _quiet_ir_datasets():
+            store = self.dataset.docs_store()  # type: ignore[attr-defined]
+            return {d: self._text(doc) for d, doc in store.get_many(doc_ids).items()}
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        for doc in self.dataset.docs_iter():  # type: ignore[attr-defined]
-            yield doc.doc_id, self._text(doc)
+        with download_errors(self.name, self.dataset_id, "documents"):  # a generator: wraps only ir_datasets' own reads
+            with _quiet_ir_datasets():  # the first read is where a download starts (and logs each failed try)
+                docs = iter(self.dataset.docs_iter())  # type: ignore[attr-defined]
+                first = next(docs, None)
+            if first is None:
+                return
+            yield first.doc_id, self._text(first)
+            for doc in docs:
+                yield doc.doc_id, self._text(doc)
 
     def __len__(self) -> int:
-        return int(self.dataset.docs_count())  # type: ignore[attr-defined]
+        with download_errors(self.name, self.dataset_id, "documents"), _quiet_ir_datasets():
+            dataset: Any = self.dataset
+            count = dataset.docs_count()
+            if count is None:  # BEIR: known once its docstore is built, which iterating builds
+                count = sum(1 for _ in dataset.docs_iter())
+            return int(count)
 
     def fingerprint(self) -> str:
         import ir_datasets
@@ -64,6 +84,49 @@ def _quiet_ir_datasets() -> Iterator[None]:
         logging.disable(previous)
 
 
+_NETWORK_WORDS = ("Max retries exceeded", "Failed to resolve", "Name or service not known", "Connection refused",
+                  "Temporary failure in name resolution", "Network is unreachable", "timed out")
+
+
+def is_download_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it wraps) is a failed download, as opposed to a local disk or data error.
+
+    requests' errors are ``OSError`` subclasses, so ``except OSError`` alone would blame the
+    disk; a permission error or a full disk is not a download error and keeps its own message.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        module = type(current).__module__ or ""
+        if module.startswith(("requests", "urllib3", "http.client")) or isinstance(current, (ConnectionError, TimeoutError)):
+            return True
+        if isinstance(current, OSError) and current.errno is not None:
+            return False  # a real file-system error (EACCES, ENOSPC ...): the disk message applies
+        if any(word in str(current) for word in _NETWORK_WORDS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+@contextlib.contextmanager
+def download_errors(name: str, dataset_id: str, what: str = "documents") -> Iterator[None]:
+    """Turn a failed download inside the block into the loader's one-line :class:`DataError`.
+
+    Use it around any lazy read of an ir_datasets collection (index building, docstore
+    lookups while reranking, report-time snippets): the message names the collection, the
+    host it could not reach and how to use a local copy. Other errors pass through unchanged.
+    """
+    try:
+        yield
+    except DataError:
+        raise
+    except Exception as exc:
+        if is_download_error(exc):
+            raise _ir_datasets_error(name, dataset_id, what, exc) from exc
+        raise
+
+
 def _ir_datasets_error(name: str, dataset_id: str, what: str, exc: BaseException) -> DataError:
     text = str(exc)
     host = re.search(r"(?:Failed to resolve|host=)\s*\\*'([^'\\]+)", text)
@@ -77,7 +140,7 @@ def _ir_datasets_error(name: str, dataset_id: str, what: str, exc: BaseException
     )
 
 
-def load_ir_datasets(name: str, dataset_id: str) -> Collection:
+def load_ir_datasets(name: str, dataset_id: str, collection_type: str | None = None) -> Collection:
     """Load queries and qrels through ir_datasets; documents and candidates stay lazy."""
     import ir_datasets
 
@@ -88,10 +151,11 @@ def load_ir_datasets(name: str, dataset_id: str) -> Collection:
 
         raise unknown_collection(name) from None
     with _quiet_ir_datasets():
-        return _read_ir_datasets(name, dataset_id, dataset)
+        return _read_ir_datasets(name, dataset_id, dataset, collection_type)
 
 
-def _read_ir_datasets(name: str, dataset_id: str, dataset: Any) -> Collection:
+def _read_ir_datasets(name: str, dataset_id: str, dataset: Any, collection_type: str | None = None) -> Collection:
+    family = family_for(dataset_id, collection_type)
     for needed in ("queries", "qrels"):
         if not getattr(dataset, f"has_{needed}")():
             raise DataError(f"ir_datasets {dataset_id!r} has no {needed}; choose a dataset id with queries and qrels")
@@ -120,10 +184,12 @@ def _read_ir_datasets(name: str, dataset_id: str, dataset: Any) -> Collection:
         source=f"ir_datasets:{dataset_id}",
         queries=queries,
         qrels=qrels,
-        docs=IrDatasetsDocs(dataset, dataset_id) if dataset.has_docs() else None,
+        docs=IrDatasetsDocs(dataset, dataset_id, name) if dataset.has_docs() else None,
         candidates=candidates,
         candidates_name="scoreddocs" if candidates is not None else None,
-        measures=official_measures(dataset_id),
+        measures=family.measures,
+        family=family.name,
+        candidates_unranked=candidates is not None and describe_candidates(f"{dataset_id} scoreddocs", candidates),
     )
 
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import DataError
-from ..measures import official_measures
 from ..store import file_sha256
 from ..trec import Qrels, _read_lines, read_qrels, read_run
 from .base import Collection, doc_text
+from .unranked import describe as describe_candidates
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +83,36 @@ def check_collection(name: str, queries: dict[str, str], qrels: Qrels) -> None:
         raise DataError(f"collection {name!r}: query {empty[0]!r} has empty text; fix or remove it ({len(empty)} such)")
 
 
-def load_local(name: str, folder: Path, candidates_file: str | None = None) -> Collection:
-    """Load a collection from a folder in the local layout."""
+def folder_type(folder: Path) -> str | None:
+    """``type`` from the folder's ``collection.toml`` (``type = "beir"``), the family its official rules come from."""
+    path = folder / "collection.toml"
+    if not path.is_file():
+        return None
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: invalid TOML ({exc})") from None
+    unknown = sorted(set(data) - {"type"})
+    if unknown or not isinstance(data.get("type"), str):
+        raise DataError(f"{path}: expected one key, type = \"dl\" | \"msmarco\" | \"beir\" | \"robust04\"")
+    return str(data["type"])
+
+
+def load_local(name: str, folder: Path, candidates_file: str | None = None, collection_type: str | None = None) -> Collection:
+    """Load a collection from a folder in the local layout (``collection_type`` or ``collection.toml`` names its family)."""
+    from .official import family_for
+
     for needed in ("queries.tsv", "qrels.txt"):
         if not (folder / needed).is_file():
             raise DataError(f"local collection {folder}: missing {needed}; a local collection needs queries.tsv and qrels.txt")
     queries = _read_queries(folder / "queries.tsv")
     qrels = read_qrels(folder / "qrels.txt")
     check_collection(name, queries, qrels)
+    family = family_for(name, collection_type or folder_type(folder))
     docs = LocalDocs(folder / "corpus.jsonl") if (folder / "corpus.jsonl").is_file() else None
     run_files = sorted(folder.glob("run.*.trec"))
     if candidates_file:
@@ -111,5 +133,7 @@ def load_local(name: str, folder: Path, candidates_file: str | None = None) -> C
         docs=docs,
         candidates=candidates,
         candidates_name=candidates_name,
-        measures=official_measures(name),
+        measures=family.measures,
+        family=family.name,
+        candidates_unranked=candidates is not None and describe_candidates(f"{folder.name}/{candidates_name}", candidates),
     )

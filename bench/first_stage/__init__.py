@@ -30,13 +30,20 @@ def choose(kind: str, collection: Any) -> str:
     """The first stage to run: ``kind``, or for ``auto`` a local folder's given candidates, else BM25 over the corpus."""
     if kind == "auto":
         local = collection.source.startswith("local:")
+        unranked = getattr(collection, "candidates_unranked", False)
         if collection.candidates is not None and (local or collection.docs is None):
             kind = "candidates"
+            why = f"the collection's given candidates {collection.candidates_name}"
+            why += ", which are unranked (every score is equal): rerank the whole set" if unranked else ""
         elif collection.docs is not None:
             kind = "bm25"
+            why = "an ir_datasets collection with documents: BM25 over its corpus"
+            if collection.candidates is not None:
+                state = "are unranked (every score is equal)" if unranked else "are ranked"
+                why += f"; its official candidates ({collection.candidates_name}) {state}, used only with --first-stage candidates"
         else:
             raise ConfigError(f"collection {collection.name!r} has neither a corpus nor candidates; nothing to rank")
-        log.info("first stage: %s (auto)", kind)
+        log.info("first stage: %s (auto: %s)", kind, why)
     reason = FIRST_STAGES.get(kind).unavailable(collection)
     if reason:
         raise ConfigError(reason)

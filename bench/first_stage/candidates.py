@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from ..collection.unranked import set_size
+from ..errors import ConfigError
 from ..partial import PartialRun
 from ..stages import Job, Stage, StageResult
 from ..store import stable_hash
@@ -40,5 +42,14 @@ class CandidatesStage(Stage):
 
     def run(self, job: Job, input_run: Run | None, partial: PartialRun) -> StageResult:
         given = self.collection.candidates
+        info: dict[str, Any] = {"kind": "candidates", "candidates": self.collection.candidates_name}
+        if getattr(self.collection, "candidates_unranked", False):
+            size = set_size(given, job.qids)
+            if self.depth < size:  # cutting an unordered set keeps arbitrary documents
+                raise ConfigError(
+                    f"the candidates {self.collection.candidates_name} are unranked (every score is equal), so --depth {self.depth} "
+                    f"would keep arbitrary documents; use --depth {size} or more, or --first-stage bm25"
+                )
+            info["unranked"] = True
         run = {q: dict(ranked(given.get(q, {}))[: self.depth]) for q in job.qids}
-        return StageResult(run, None, info={"kind": "candidates", "candidates": self.collection.candidates_name})
+        return StageResult(run, None, info=info)

@@ -52,7 +52,7 @@ def tradeoff_points(report: Report, collection: str) -> tuple[list[tuple[Row, fl
     timed, untimed = [], []
     for row in report.rows:
         system = row.entries.get(collection)
-        if row.is_difference or system is None or measure not in system["metrics"]:
+        if row.is_difference or system is None or system["metrics"].get(measure) is None:  # null: an unranked set
             continue
         p95 = (system.get("latency") or {}).get("p95_ms")
         if isinstance(p95, (int, float)) and p95 > 0:

@@ -21,6 +21,7 @@ from ..stages import Job, Stage, StageResult
 from ..trec import Run, ranked
 from .base import ModelSettings, Reranker
 from .locate import LocatedModel
+from .passages import Passages, combine, expand
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class RerankStage(Stage):
     """One reranker of an experiment (what it needs to build its model anywhere, engine workers included)."""
 
     def __init__(self, name: str, located: LocatedModel, kind: str, options: Any, settings: ModelSettings, top_k: int,
-                 corpus: str | None, engine: str = "local", engine_options: Any = None):
+                 corpus: str | None, engine: str = "local", engine_options: Any = None, passages: Passages | None = None):
         self.name = name
         self.model = located.spec
         self.located = located
@@ -53,11 +54,12 @@ class RerankStage(Stage):
         self.corpus = corpus
         self.engine = engine
         self.engine_options = engine_options
+        self.passages = passages  # long documents: FirstP / MaxP windows (None: the whole text, truncated by the model)
 
     def key(self) -> dict[str, Any]:
         settings = {k: v for k, v in asdict(self.settings).items() if k not in ("trust_remote_code", "allow_pickle")}
         settings["device"] = self.settings.device.split(":")[0]  # cuda:0 and cuda:1 give the same scores
-        return {
+        key = {
             "kind": self.kind,
             "model": self.located.spec,
             "revision": self.located.revision,
@@ -67,6 +69,9 @@ class RerankStage(Stage):
             "settings": settings,
             "options": as_dict(self.options),
         }
+        if self.passages is not None:  # only when set, so runs made before this option keep their hash
+            key["passages"] = self.passages.describe()
+        return key
 
     def create(self, device: str | None = None) -> Reranker:
         """An unloaded reranker (on ``device`` when an engine worker has its own)."""
@@ -78,7 +83,14 @@ class RerankStage(Stage):
         return FAMILIES.get(self.kind)(self.located, settings, self.options)
 
     def check_input(self, input_run: Run, qids: list[str]) -> None:
+        from ..collection.unranked import is_unranked
+
         depth = max((len(input_run.get(q, {})) for q in qids), default=0)
+        if self.top_k < depth and is_unranked(input_run, qids):  # its "top k" would be k documents chosen by doc id
+            raise ConfigError(
+                f"--top-k {self.top_k}: the input candidates are unranked (every score is equal; up to {depth} per query), "
+                f"so they have no top {self.top_k}; rerank the whole set (--top-k {depth}) or use --first-stage bm25"
+            )
         if self.top_k > depth:
             raise ConfigError(
                 f"--top-k {self.top_k} is larger than the input stage's candidates (at most {depth} per query); "
@@ -97,7 +109,11 @@ class RerankStage(Stage):
                     f"candidate document {missing[0]!r} for query {qid!r} has no text in the corpus "
                     f"({len(missing)} such); add the text or use a candidate run over this corpus"
                 )
-            yield (qid, ids), job.collection.queries[qid], [texts[d] for d in ids]
+            if self.passages is None:
+                yield (qid, ids), job.collection.queries[qid], [texts[d] for d in ids]
+            else:  # every window is a pair; finish() keeps each document's best (MaxP) or only (FirstP) window
+                window_ids, windows = expand(self.passages, ids, [texts[d] for d in ids])
+                yield (qid, window_ids), job.collection.queries[qid], windows
 
     def run(self, job: Job, input_run: Run | None, partial: PartialRun) -> StageResult:
         from ..engines import ENGINES
@@ -105,6 +121,8 @@ class RerankStage(Stage):
         assert input_run is not None, "a reranker needs an input run"
         self.check_input(input_run, job.qids)
         result: StageResult = ENGINES.get(self.engine).run(self, job, input_run, partial)
+        if self.passages is not None:
+            result.info["passages"] = self.passages.describe()  # the record names the strategy
         return result
 
     @staticmethod
@@ -115,7 +133,8 @@ class RerankStage(Stage):
         pairs = 0
         for qid in qids:
             row = done[qid]
-            run[qid] = assemble(input_run.get(qid, {}), row["docs"], row["scores"])
+            docs, scores = combine(row["docs"], row["scores"])  # windows -> documents (a no-op without windows)
+            run[qid] = assemble(input_run.get(qid, {}), docs, scores)
             latency[qid] = float(row["ms"])
-            pairs += len(row["docs"])
+            pairs += len(row["docs"])  # pairs scored: windows when documents are windowed
         return run, latency, pairs
