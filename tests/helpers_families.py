@@ -108,7 +108,11 @@ PUNCTUATION = list(string.punctuation)
 
 def colbert_tokenizer(folder: Path) -> Any:
     """A lower-casing WordPiece tokenizer (with [MASK]) plus the ``[Q] ``/``[D] `` marker tokens, as PyLate adds them."""
-    tokenizer = word_piece_tokenizer(write_vocab(folder))
+    vocab = write_vocab(folder)
+    words = vocab.read_text(encoding="utf-8").split("\n")
+    words = [w for w in words if w] + [p for p in PUNCTUATION if p not in words]
+    vocab.write_text("\n".join(words) + "\n", encoding="utf-8")
+    tokenizer = word_piece_tokenizer(vocab)
     tokenizer.add_tokens(["[Q] ", "[D] "])
     return tokenizer
 
@@ -188,3 +192,47 @@ def stanford_copy(pylate_folder: Path, folder: Path) -> Path:
     }
     (folder / "artifact.metadata").write_text(json.dumps(metadata), encoding="utf-8")
     return folder
+
+
+PASSAGES = [
+    "goldfish grow to the size of the tank and the food they get",
+    "a fish tank needs clean water and food and light and a small river of blue green water " * 3,
+    "wifi",
+    "the us did enter the world war",
+    "a river bank is not a money bank, what a city!",
+    "cats and dogs in the city",
+    "blue green water in a small river",
+    "a fast red car engine? light and heavy",
+]
+QUERIES = ["do goldfish grow", "what is wifi vs bluetooth", "why did the us enter the war"]
+
+
+def settings(**kw: Any) -> Any:
+    """CPU fp32 settings unless overridden."""
+    from bench.rerankers import ModelSettings
+
+    base = {"device": "cpu", "dtype": "float32", "batch_size": 4, "max_length": 512}
+    base.update(kw)
+    return ModelSettings(**base)
+
+
+def loaded(folder: Path, kind: str, options: Any = None, **kw: Any) -> Any:
+    """A loaded reranker of ``kind`` over ``folder``."""
+    from bench.rerankers import create, locate
+
+    reranker = create(locate(str(folder)), settings(**kw), kind=kind, options=options)
+    reranker.load()
+    return reranker
+
+
+def long_document(words: int = 2000) -> str:
+    """About ``words`` tokens of text (the tiny tokenizers have whole-word tokens for these)."""
+    base = "the fish tank water and the river bank in the city".split()
+    return " ".join(base[i % len(base)] for i in range(words))
+
+
+def mean_kendall(a: list[list[float]], b: list[list[float]]) -> float:
+    """Mean Kendall tau over queries between two score lists."""
+    from scipy.stats import kendalltau
+
+    return float(sum(kendalltau(x, y).statistic for x, y in zip(a, b, strict=True)) / len(a))
