@@ -96,6 +96,9 @@ def make_causal_lm(folder: Path, arch: str = "qwen3", seed: int = 0, config: Any
             vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, head_dim=8, max_position_embeddings=4096, tie_word_embeddings=True,
             pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            # wider than the default 0.02 so that scores spread as a trained model's do: at 0.02 every
+            # pair's log-odds lies within 0.01 and any rounding (bf16) reorders them
+            initializer_range=0.3,
         )
     torch.manual_seed(seed)
     getattr(transformers, model_name)(config).save_pretrained(folder)
