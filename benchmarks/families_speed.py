@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,7 @@ def peer_late_interaction(folder: Path, batch_size: int) -> Any:
     return score
 
 
+PEER_SCALE = {"seq2seq": math.exp}
 PEERS = {"seq2seq": peer_seq2seq, "causal-lm": peer_causal_lm, "late-interaction": peer_late_interaction}
 DEFAULT_QUERIES = {"seq2seq": 2, "causal-lm": 1, "late-interaction": 10}
 DEFAULT_DEPTH = {"seq2seq": 100, "causal-lm": 24, "late-interaction": 100}
@@ -122,7 +124,8 @@ def run_family(kind: str, folder: Path, queries: dict[str, str], texts: dict[str
         bench_s = time.perf_counter() - started
         rows.append((peer_s, bench_s))
     best_peer, best_bench = min(r[0] for r in rows), min(r[1] for r in rows)
-    diff = max(abs(a - b) for q in qids for a, b in zip(ours[q], ref[q], strict=True))
+    scale = PEER_SCALE.get(kind, lambda x: x)  # T5Ranker returns P(true), bench log P(true)
+    diff = max(abs(scale(a) - b) for q in qids for a, b in zip(ours[q], ref[q], strict=True))
     identical = sum(1 for q in qids if _order(ours[q]) == _order(ref[q]))
     tau = sum(float(kendalltau(ours[q], ref[q]).statistic) for q in qids) / len(qids)
     described = reranker.describe()
