@@ -106,7 +106,6 @@ def bench_reranker(kind: str, folder: Path, batch_size: int, dtype: str = "float
 
 
 def run_family(kind: str, folder: Path, queries: dict[str, str], texts: dict[str, list[str]], batch_size: int, repeat: int) -> dict[str, Any]:
-    import torch
     from scipy.stats import kendalltau
 
     qids = list(texts)

@@ -71,7 +71,9 @@ def write_colbert(folder: Path, texts: list[str]) -> None:
     trainer.train_from_iterator(texts, vocab_size=30_522, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
     trainer.save_model(str(folder))
     tokenizer = colbert_tokenizer(folder)  # adds any missing punctuation and the [Q] / [D] markers
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=384, num_hidden_layers=12, num_attention_heads=12, intermediate_size=1536, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=384, num_hidden_layers=12, num_attention_heads=12, intermediate_size=1536, max_position_embeddings=512
+    )
     make_colbert(folder, dim=96, query_length=32, document_length=300, bert_config=config, tokenizer=tokenizer)
 
 

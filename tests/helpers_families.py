@@ -132,10 +132,9 @@ def make_colbert(
 ) -> Path:
     """A PyLate-format ColBERT: a BERT (``Transformer`` module), a bias-free ``1_Dense`` projection and the PyLate config."""
     import torch
+    from helpers import tiny_bert_config
     from safetensors.torch import save_file
     from transformers import BertModel
-
-    from helpers import tiny_bert_config
 
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = tokenizer or colbert_tokenizer(folder)

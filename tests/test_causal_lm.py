@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers_families import PASSAGES, QUERIES, long_document, loaded, make_causal_lm, mean_kendall
+from helpers_families import PASSAGES, QUERIES, loaded, long_document, make_causal_lm, mean_kendall
 
 from bench.errors import ModelError
 from bench.rerankers import detect, locate
@@ -53,7 +53,8 @@ def qwen3_card(folder: Path, query: str, passages: list[str], instruction: str |
     suffix_tokens = tokenizer.encode(suffix, add_special_tokens=False)
     instruction = instruction or "Given a web search query, retrieve relevant passages that answer the query"
     pairs = [f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}" for doc in passages]
-    inputs = tokenizer(pairs, padding=False, truncation="longest_first", return_attention_mask=False, max_length=max_length - len(prefix_tokens) - len(suffix_tokens))
+    budget = max_length - len(prefix_tokens) - len(suffix_tokens)
+    inputs = tokenizer(pairs, padding=False, truncation="longest_first", return_attention_mask=False, max_length=budget)
     for i, ele in enumerate(inputs["input_ids"]):
         inputs["input_ids"][i] = prefix_tokens + ele + suffix_tokens
     inputs = tokenizer.pad(inputs, padding=True, return_tensors="pt", max_length=max_length)

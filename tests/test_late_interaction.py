@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from helpers_families import PASSAGES, QUERIES, long_document, loaded, make_colbert, mean_kendall, stanford_copy
+from helpers_families import PASSAGES, QUERIES, loaded, long_document, make_colbert, mean_kendall, stanford_copy
 
 from bench.errors import ModelError
 from bench.rerankers import detect, locate

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers_families import PASSAGES, QUERIES, long_document, loaded, make_t5, mean_kendall, settings, t5_tokenizer
+from helpers_families import PASSAGES, QUERIES, loaded, long_document, make_t5, mean_kendall, settings, t5_tokenizer
 
 from bench.errors import ModelError
 from bench.rerankers import create, detect, locate
