@@ -21,6 +21,9 @@ FAMILIES: Registry[type[Reranker]] = Registry(
     {
         "cross-encoder": "bench.rerankers.cross_encoder:CrossEncoder",
         "bi-encoder": "bench.rerankers.bi_encoder:BiEncoder",
+        "seq2seq": "bench.rerankers.seq2seq:Seq2Seq",
+        "causal-lm": "bench.rerankers.causal_lm:CausalLM",
+        "late-interaction": "bench.rerankers.late_interaction:LateInteraction",
     },
 )
 
