@@ -36,6 +36,8 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--max-length", type=int, help="max tokens per pair (default 512)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], help="model dtype (default auto)")
+    p.add_argument("--workers", type=int, help="replicas of each reranker, run on Ray (default 1: in this process, no Ray)")
+    p.add_argument("--ray-address", help="join this Ray cluster (default: $RAY_ADDRESS, else a local Ray started for the run)")
     p.add_argument("--measures", nargs="+", help="ir_measures names (default: the collection's official set)")
     p.add_argument("--limit-queries", type=int, help="only the first N judged queries (smoke tests)")
     p.add_argument("--name", help="experiment name (reports/<name>/)")
@@ -155,6 +157,11 @@ def config_from_args(args: argparse.Namespace) -> Any:
         changes["trust_remote_code"] = True
     if args.allow_pickle:
         changes["allow_pickle"] = True
+    execution = {k: v for k, v in {"workers": args.workers, "address": args.ray_address}.items() if v is not None}
+    if execution:
+        import dataclasses
+
+        changes["execution"] = dataclasses.replace(config.execution, **execution)
     fs_changes = {k: v for k, v in {"kind": args.first_stage, "depth": args.depth}.items() if v is not None}
     if fs_changes or args.bm25_backend:
         import dataclasses
