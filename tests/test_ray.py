@@ -108,6 +108,7 @@ def test_two_workers_give_the_bytes_of_one_process(ray_instance, big, tiny_cross
     assert [w["worker"] for w in workers] == [0, 1] and len({w["pid"] for w in workers}) == 2
     assert all(w["device"] == "cpu" and w["load_s"] > 0 and w["warmup_s"] > 0 and w["node"] for w in workers)
     assert sum(w["queries"] for w in workers) == QUERIES
+    assert sum(w["busy_s"] for w in workers) == pytest.approx(sum(latency["stage_ms"].values()) / 1000.0)
     stage = latency["stage"]
     assert stage["queries"] == QUERIES and stage["pairs"] == QUERIES * TOP_K
     assert stage["pairs_per_s"] == pytest.approx(stage["pairs"] / stage["wall_s"])

@@ -116,13 +116,25 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:200]
 
 
-def _wait_ready(ray: Any, pool: Pool) -> None:
-    """Block until every worker has loaded (so the stage's wall time excludes loading), replacing any that die."""
+def _wait_ready(ray: Any, pool: Pool, patience_s: float = 120.0) -> None:
+    """Block until every worker has loaded (so the stage's wall time excludes loading), replacing any that die.
+
+    A worker still unscheduled after ``patience_s`` (a cluster waiting for its autoscaler)
+    does not hold up the others: the run starts once one is ready, and it joins when it is.
+    """
     failures = _failures(ray)
+    started = last_note = time.perf_counter()
     while True:
         waiting = [s for s in pool.live() if not s.info]
         if not waiting:
             return
+        now = time.perf_counter()
+        if now - started > patience_s and any(s.info for s in pool.live()):
+            log.warning("starting with %d workers; %d more join when Ray has room for them", len(pool.live()) - len(waiting), len(waiting))
+            return
+        if now - last_note > 30:
+            log.warning("waiting for %d Ray workers to start (cluster resources: %s)", len(waiting), ray.available_resources())
+            last_note = now
         ready, _ = ray.wait([s.ready_ref for s in waiting], num_returns=len(waiting), timeout=WAIT_S)
         for slot in waiting:
             if slot.ready_ref not in ready:
@@ -196,6 +208,7 @@ class _Scheduler:
                     self._fill()
                     continue
                 slot.queries += 1
+                slot.ms.append(float(row["ms"]))
                 yield row
                 self._fill()
             if not self.pending and (self.retry or self._has_more()) and not self.loading:

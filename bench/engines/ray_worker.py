@@ -110,10 +110,14 @@ class Slot:
     alive: bool = True
     info: dict[str, Any] = field(default_factory=dict)
     death: str | None = None
+    ms: list[float] = field(default_factory=list)  # its finished queries' milliseconds
 
     def record(self) -> dict[str, Any]:
-        """This worker's entry in the latency record's ``worker_info``."""
-        out = {"worker": self.index, **{k: v for k, v in self.info.items() if k != "describe"}, "queries": self.queries}
+        """This worker's entry in the latency record's ``worker_info``: facts, queries, busy seconds, median ms per query."""
+        import statistics
+
+        out = {"worker": self.index, **{k: v for k, v in self.info.items() if k != "describe"}, "queries": self.queries,
+               "busy_s": sum(self.ms) / 1000.0, "p50_ms": statistics.median(self.ms) if self.ms else None}
         if self.death:
             out["died"] = self.death
         return out
