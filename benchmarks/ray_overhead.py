@@ -10,7 +10,8 @@ start-up excluded, each reported apart), per repetition:
 * ``local``: the in-process engine, torch at ``--threads`` threads (the peer);
 * ``ray1``: one Ray worker holding ``--threads`` CPUs (torch threads = CPUs): overhead =
   ray1 / local - 1 is serialisation, scheduling and result transfer;
-* ``local_1t``, ``ray1_1t``, ``ray2_1t``: one torch thread per worker, 1 vs 2 workers.
+* ``local_1t``, ``ray1_1t``, ``ray2_1t``: one torch thread per worker, 1 vs 2 workers (the default set:
+  on this shared 2-core machine two OpenMP threads in one process are erratic under load, see BENCHMARKS.md).
 
 Configurations alternate within each repetition so load changes hit all alike; one local Ray
 instance serves every Ray configuration (its start-up is timed once). Every configuration's
@@ -66,7 +67,8 @@ def run_once(stage: Any, job: Any, first_run: Any, engine: str, workers: int, th
         data = (Path(tmp) / "run.trec").read_bytes()
     return {"wall_s": result.wall_s, "model_s": sum(result.latency_ms.values()) / 1000.0, "load_s": result.load_s,
             "warmup_s": result.warmup_s, "pairs": result.pairs, "pairs_per_s": result.pairs / result.wall_s,
-            "workers": result.extra.get("workers"), "bytes": data}
+            "workers": result.extra.get("workers"), "worker_busy_s": [w.get("busy_s") for w in result.extra.get("worker_info", [])],
+            "bytes": data}
 
 
 def main() -> None:
@@ -74,6 +76,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the in-process peer and the one Ray worker")
+    parser.add_argument("--configs", default="local_1t,ray1_1t,ray2_1t", help="which of local, ray1, local_1t, ray1_1t, ray2_1t")
     parser.add_argument("--limit-queries", type=int, help="fewer DL19 queries (a quick look)")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -87,13 +90,14 @@ def main() -> None:
     ray.init(address="local", num_cpus=max(2, args.threads), include_dashboard=False, logging_level="WARNING",
              runtime_env={"env_vars": env})
     ray_start_s = time.perf_counter() - started
-    configs = {
+    every = {
         "local": ("local", 1, args.threads),
         "ray1": ("ray", 1, args.threads),
         "local_1t": ("local", 1, 1),
         "ray1_1t": ("ray", 1, 1),
         "ray2_1t": ("ray", 2, 1),
     }
+    configs = {name: every[name] for name in args.configs.split(",")}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     reference: bytes | None = None
     for rep in range(args.repeat):
@@ -105,11 +109,14 @@ def main() -> None:
             runs[name].append(out)
             logging.warning("rep %d %s: %.2f s wall, %.0f pairs/s", rep, name, out["wall_s"], out["pairs_per_s"])
     ray.shutdown()
+    def ratio(a: str, b: str, i: int) -> float | None:
+        return runs[a][i]["wall_s"] / runs[b][i]["wall_s"] if a in runs and b in runs else None
+
     per_rep = [
         {
-            "ray_overhead": runs["ray1"][i]["wall_s"] / runs["local"][i]["wall_s"] - 1.0,
-            "ray_overhead_1t": runs["ray1_1t"][i]["wall_s"] / runs["local_1t"][i]["wall_s"] - 1.0,
-            "two_vs_one_worker": runs["ray1_1t"][i]["wall_s"] / runs["ray2_1t"][i]["wall_s"],
+            "ray_overhead": _minus_one(ratio("ray1", "local", i)),
+            "ray_overhead_1t": _minus_one(ratio("ray1_1t", "local_1t", i)),
+            "two_vs_one_worker": ratio("ray1_1t", "ray2_1t", i),
         }
         for i in range(args.repeat)
     ]
@@ -125,13 +132,20 @@ def main() -> None:
         "ray_version": ray.__version__,
         "ray_start_s": ray_start_s,
         "median": summary,
-        "median_ray_overhead": median([r["ray_overhead"] for r in per_rep]),
-        "median_ray_overhead_1t": median([r["ray_overhead_1t"] for r in per_rep]),
-        "median_two_vs_one_worker": median([r["two_vs_one_worker"] for r in per_rep]),
+        **{f"median_{key}": _median([r[key] for r in per_rep]) for key in ("ray_overhead", "ray_overhead_1t", "two_vs_one_worker")},
         "per_repetition": per_rep,
         "runs": runs,
         "all_same_bytes": all(r["same_bytes_as_local"] for rs in runs.values() for r in rs),
     }, args.out)
+
+
+def _minus_one(value: float | None) -> float | None:
+    return None if value is None else value - 1.0
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return median(present) if present else None
 
 
 if __name__ == "__main__":
