@@ -4,12 +4,14 @@ Every configuration runs the real reranker stage (``RerankStage.run`` through it
 partial file included) over DL19's 43 judged queries x the BM25 top-100 (4,300 pairs), with
 ``all-MiniLM-L6-v2`` (the model of ``bench run trec-dl-2019 --model
 sentence-transformers/all-MiniLM-L6-v2``), default settings (bf16 on CPUs with AMX/AVX512-BF16).
-The figure is the stage's wall time (``latency.stage.wall_s``: model load, warm-up and Ray
+The figures are the stage's wall time (``latency.stage.wall_s``: model load, warm-up and Ray
 start-up excluded, each reported apart), per repetition:
 
 * ``local``: the in-process engine, torch at ``--threads`` threads (the peer);
 * ``ray1``: one Ray worker holding ``--threads`` CPUs (torch threads = CPUs): overhead =
-  ray1 / local - 1 is serialisation, scheduling and result transfer;
+  ray1 / local - 1 is serialisation, scheduling and result transfer (plus load noise between runs);
+  measured inside the same run, 1 - (worker busy time / stage wall time) is the share of the
+  wall time in which the one worker was not scoring: Ray's cost that is not hidden;
 * ``local_1t``, ``ray1_1t``, ``ray2_1t``: one torch thread per worker, 1 vs 2 workers (the default set:
   on this shared 2-core machine two OpenMP threads in one process are erratic under load, see BENCHMARKS.md).
 
@@ -127,11 +129,15 @@ def main() -> None:
         "machine": machine(),
         "model": MODEL,
         "queries": len(job.qids),
-        "pairs": runs["local"][0]["pairs"],
+        "pairs": next(iter(runs.values()))[0]["pairs"],
         "threads": args.threads,
         "ray_version": ray.__version__,
         "ray_start_s": ray_start_s,
         "median": summary,
+        # with one worker: the share of the stage's wall time in which the worker was not scoring
+        # (serialisation, scheduling, result transfer and the driver's own per-query work, not hidden)
+        "median_ray1_not_scoring_share": {name: _median([1.0 - r["worker_busy_s"][0] / r["wall_s"] for r in runs[name]])
+                                          for name in ("ray1", "ray1_1t") if name in runs},
         **{f"median_{key}": _median([r[key] for r in per_rep]) for key in ("ray_overhead", "ray_overhead_1t", "two_vs_one_worker")},
         "per_repetition": per_rep,
         "runs": runs,
