@@ -1,6 +1,6 @@
 """Reranking on Ray workers: the same bytes as one process, and no query lost or written twice when something dies.
 
-One real local Ray instance (2 CPUs) is started for the in-process tests of this module
+One real local Ray instance (4 logical CPUs: two workers with as many torch threads as this process) is started for the in-process tests of this module
 and stopped at its end; the driver-kill test runs ``python -m bench`` in a subprocess that
 starts and stops its own. Workers are killed for real (SIGKILL of the worker process, or
 ``ray.kill``); the driver SIGKILLs itself at an exact moment (before its N+1-th row is
@@ -86,7 +86,7 @@ def ray_instance():
     ray = pytest.importorskip("ray")
     env = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep), "HF_HUB_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}
-    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", runtime_env={"env_vars": env})
+    ray.init(address="local", num_cpus=4, include_dashboard=False, logging_level="WARNING", runtime_env={"env_vars": env})
     yield ray
     ray.shutdown()
 
@@ -245,6 +245,10 @@ def test_execution_table_and_engine_choice(tmp_path):
     assert ExecutionConfig(engine="ray").engine_name() == "ray"
     assert ExecutionConfig().gpus("cuda:1") == 1.0 and ExecutionConfig().gpus("cpu") == 0.0
     assert ExecutionConfig(gpus_per_worker=0.5).gpus("cuda") == 0.5
+    import torch
+
+    assert ExecutionConfig().cpus("cpu") == torch.get_num_threads(), "CPU workers default to one process's threads (same bytes)"
+    assert ExecutionConfig().cpus("cuda") == 1 and ExecutionConfig(cpus_per_worker=3).cpus("cpu") == 3
     config = from_dict({"collection": "v", "execution": {"engine": "ray", "workers": 8, "gpus_per_worker": 1, "cpus_per_worker": 4}})
     assert config.execution == ExecutionConfig(engine="ray", workers=8, gpus_per_worker=1, cpus_per_worker=4)
     with pytest.raises(ConfigError, match=r"experiment.execution: unknown key 'gpus'; known keys: engine, workers"):

@@ -54,17 +54,18 @@ class RayEngine:
         resumed = len(job.qids) - len(todo)
         device = stage.settings.device
         gpus = execution.gpus(device)
+        cpus = execution.cpus(device)
         inner = worker_device(device, gpus)
         extra: dict[str, Any] = {"engine": "ray", "workers": execution.workers, "gpus_per_worker": gpus,
-                                 "cpus_per_worker": execution.cpus_per_worker, "worker_info": []}
+                                 "cpus_per_worker": cpus, "worker_info": []}
         if not todo:  # everything was in the partial run: no need to start Ray
             run, latency, pairs = stage.finish(input_run, job.qids, done)
             return StageResult(run, latency, 0.0, 0.0, 0.0, pairs, resumed, {}, extra)
         workers = min(execution.workers, len(todo))
-        with session(execution, workers, gpus) as (ray, facts):
+        with session(execution, workers, gpus, cpus) as (ray, facts):
             workers = min(workers, facts.pop("workers_fit"))
             extra.update(facts)
-            pool = Pool(ray, stage, inner, gpus, execution.cpus_per_worker, RESTARTS_PER_WORKER * workers)
+            pool = Pool(ray, stage, inner, gpus, cpus, RESTARTS_PER_WORKER * workers)
             try:
                 for _ in range(workers):
                     pool.add()

@@ -48,7 +48,7 @@ def _local_cpus(workers: int, cpus_per_worker: int) -> int:
 
 
 @contextlib.contextmanager
-def session(execution: Any, workers: int, gpus: float) -> Iterator[tuple[Any, dict[str, Any]]]:
+def session(execution: Any, workers: int, gpus: float, cpus: int) -> Iterator[tuple[Any, dict[str, Any]]]:
     """``(ray, facts)`` for the duration of a stage: joined, reused or started here (and then shut down)."""
     ray = require_ray(execution)
     address = execution.address or os.environ.get("RAY_ADDRESS")
@@ -66,11 +66,11 @@ def session(execution: Any, workers: int, gpus: float) -> Iterator[tuple[Any, di
         where = address
         owned = True
     else:
-        ray.init(address="local", num_cpus=_local_cpus(workers, execution.cpus_per_worker), include_dashboard=False, **kwargs)
+        ray.init(address="local", num_cpus=_local_cpus(workers, cpus), include_dashboard=False, **kwargs)
         where = "local"
         owned = True
     try:
-        fit = _check_resources(ray, workers, gpus, execution.cpus_per_worker, local=where == "local")
+        fit = _check_resources(ray, workers, gpus, cpus, local=where == "local")
         facts = {"ray_address": where, "ray_version": ray.__version__, "ray_start_s": time.perf_counter() - started, "workers_fit": fit}
         log.info("Ray %s (%s) ready in %.1f s", ray.__version__, where, facts["ray_start_s"])
         yield ray, facts
