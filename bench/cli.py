@@ -41,6 +41,8 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--stride", type=int, help="--passages stride in words (default 75)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], help="model dtype (default auto)")
+    p.add_argument("--workers", type=int, help="replicas of each reranker, run on Ray (default 1: in this process, no Ray)")
+    p.add_argument("--ray-address", help="join this Ray cluster (default: $RAY_ADDRESS, else a local Ray started for the run)")
     p.add_argument("--measures", nargs="+", help="ir_measures names (default: the collection's official set)")
     p.add_argument("--limit-queries", type=int, help="only the first N judged queries (smoke tests)")
     p.add_argument("--name", help="experiment name (reports/<name>/)")

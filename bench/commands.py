@@ -50,6 +50,11 @@ def config_from_args(args: argparse.Namespace) -> Any:
         changes["trust_remote_code"] = True
     if args.allow_pickle:
         changes["allow_pickle"] = True
+    execution = {k: v for k, v in {"workers": args.workers, "address": args.ray_address}.items() if v is not None}
+    if execution:
+        import dataclasses
+
+        changes["execution"] = dataclasses.replace(config.execution, **execution)
     fs_changes = {k: v for k, v in {"kind": args.first_stage, "depth": args.depth}.items() if v is not None}
     if fs_changes or args.bm25_backend:
         import dataclasses

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .engines.execution import ExecutionConfig
 from .errors import ConfigError
 from .first_stage.bm25 import Bm25Params
 from .measures import parse_measures
@@ -104,6 +105,7 @@ class ExperimentConfig:
     limit_queries: int | None = None
     trust_remote_code: bool = False
     allow_pickle: bool = False
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)  # how rerankers run (not in any run's hash)
 
     def __post_init__(self) -> None:
         if self.collection_type is not None:
@@ -152,6 +154,8 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
             value = _build(Bm25Params, value, f"{where}.bm25")
         elif key == "first_stage":
             value = _build(FirstStageConfig, value, f"{where}.first_stage")
+        elif key == "execution":
+            value = _build(ExecutionConfig, value, f"{where}.execution")
         elif key == "rerankers":
             if not isinstance(value, list):
                 raise ConfigError(f"{where}.rerankers: expected a list of tables ([[rerankers]])")

@@ -92,7 +92,9 @@ def reranker_stage(cfg: RerankerConfig, config: ExperimentConfig, collection: An
     options = build_options(cls.Options, cfg.options, f"{where}.options ({cls.kind})")
     corpus = collection.docs.fingerprint() if collection.docs is not None else None
     passages = Passages(cfg.passages, cfg.window, cfg.stride) if cfg.passages else None
-    return RerankStage(name, located, cls.kind, options, _settings(cfg, config), cfg.top_k, corpus, passages=passages)
+    execution = config.execution  # how the stage runs: not part of its key
+    return RerankStage(name, located, cls.kind, options, _settings(cfg, config), cfg.top_k, corpus, execution.engine_name(), execution,
+                       passages=passages)
 
 
 def plan(config: ExperimentConfig, collection: Any) -> list[Planned]:
@@ -102,6 +104,12 @@ def plan(config: ExperimentConfig, collection: Any) -> list[Planned]:
 
     if config.rerankers and collection.docs is None:
         raise ConfigError(f"collection {collection.name!r} has no document text; rerankers need a corpus")
+    if config.rerankers:  # e.g. Ray installed when --workers asks for it, before any long work
+        from .engines import ENGINES
+
+        check = getattr(ENGINES.get(config.execution.engine_name()), "check", None)
+        if check is not None:
+            check(config.execution)
     first = first_stage.create(config, collection)
     planned = [Planned(first, None)]
     seen = {first.name}

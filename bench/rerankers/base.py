@@ -165,6 +165,10 @@ class Reranker:
         passages = list(passages)
         return self._checked(query, passages, self.forward(self.prepare(query, passages)))
 
+    def score_prepared(self, query: str, passages: list[str], prepared: Any) -> list[float]:
+        """The forward half of :meth:`score` for inputs :meth:`prepare` made (engines that pipeline the halves themselves)."""
+        return self._checked(query, passages, self.forward(prepared)) if passages else []
+
     def score_stream(self, items: Iterable[tuple[T, str, Sequence[str]]]) -> Iterator[tuple[T, list[float]]]:
         """Score ``(key, query, passages)`` items in order, preparing item i+1 while item i runs.
 

@@ -203,7 +203,7 @@ class LateInteraction(Reranker):
             out.update(
                 query_length=self.query_length,
                 document_length=self.document_length,
-                dim=int(self.projection[-1].out_features),
+                dim=int(self.projection[-1].out_features),  # type: ignore[arg-type]
                 query_augmentation=self.files.expand_query,
                 skiplist_tokens=len(self.skip_ids),
             )
