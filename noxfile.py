@@ -50,6 +50,12 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "bench")
 
 
+# Committed records that are pipeline demonstrations, not tables: re-running them needs what CI does not build.
+NOT_TABLES = {
+    "reports/dl19-families/results.json": "random-weight models in the real shapes (benchmarks/make_random_models.py, 3.2 GB)",
+}
+
+
 @nox.session
 def reproduce(session: nox.Session) -> None:
     """Re-run every committed table in reports/ and fail on metric drift."""
@@ -58,6 +64,9 @@ def reproduce(session: nox.Session) -> None:
     if not records:
         session.error("no committed results in reports/")
     for record in records:
+        if record in NOT_TABLES:
+            session.log(f"skipping {record}: {NOT_TABLES[record]}")
+            continue
         session.run("python", "-m", "bench", "reproduce", record, *session.posargs)
 
 
