@@ -147,3 +147,12 @@ def test_evaluate_collection_selects_dl_official_measures(dl19: Path, caplog, ca
     # an alias needs no local copy for its measure set: explicit qrels plus --collection
     assert main(["evaluate", str(run_path), "--qrels", str(dl19 / "qrels.txt"), "--collection", "dl19", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[str(run_path)] == official
+
+
+def test_a_record_of_a_query_subset_gets_its_own_column():
+    from bench.report.leaderboard import column
+
+    full = {"collection": {"name": "trec-dl-2019", "judged_queries": 43}, "queries": 43}
+    subset = {"collection": {"name": "trec-dl-2019", "judged_queries": 43}, "queries": 5}
+    assert column(full) == "trec-dl-2019"
+    assert column(subset) == "trec-dl-2019 (5 of 43 queries)"  # never an "older measurement" of the full-set number

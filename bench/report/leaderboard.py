@@ -97,6 +97,16 @@ def _measure(collection: str, records: list[dict[str, Any]]) -> str:
     return str((records[0].get("measures") or list(records[0]["systems"][0]["metrics"]))[0])
 
 
+def column(record: dict[str, Any]) -> str:
+    """The collection's column: its name, or with the query count when the record ran a subset (not comparable with the full set)."""
+    name = str(record["collection"]["name"])
+    judged = record["collection"].get("judged_queries")
+    queries = record.get("queries")
+    if judged and queries and int(queries) < int(judged):
+        return f"{name} ({queries} of {judged} queries)"
+    return name
+
+
 def _link(path: Path, output: Path) -> str:
     target = path.parent / "report.html" if (path.parent / "report.html").is_file() else path
     return Path(os.path.relpath(target.resolve(), output.resolve())).as_posix()
@@ -112,12 +122,12 @@ def build(paths: list[str | os.PathLike[str]], output: str | os.PathLike[str]) -
     loaded.sort(key=lambda item: (-times[item[0]], str(item[0])))  # newest first
     by_collection: dict[str, list[dict[str, Any]]] = {}
     for _, record in loaded:
-        by_collection.setdefault(str(record["collection"]["name"]), []).append(record)
+        by_collection.setdefault(column(record), []).append(record)
     collections = sorted(by_collection)
-    measures = {c: _measure(c, recs) for c, recs in by_collection.items()}
+    measures = {c: _measure(str(recs[0]["collection"]["name"]), recs) for c, recs in by_collection.items()}
     rows: dict[tuple[str | None, ...], Row] = {}
     for path, record in loaded:
-        collection = str(record["collection"]["name"])
+        collection = column(record)
         when = times[path]
         commit = ((record.get("git") or {}).get("commit") or "")[:7]
         for system in record["systems"]:
