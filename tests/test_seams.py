@@ -299,3 +299,16 @@ def test_partial_run_merges_shards_and_drops_torn_lines(tmp_path: Path):
     assert main_file.files() == [main_file.path] and sorted(main_file.rows()) == ["1", "2", "4"]
     main_file.discard()
     assert main_file.files() == [] and not list(tmp_path.iterdir())
+
+
+def test_per_model_flags_apply_to_the_model_before_them():
+    from bench.cli import build_parser
+
+    args = build_parser().parse_args([
+        "run", "trec-dl-2019", "--model", "a", "--kind", "causal-lm", "--prompt", "qwen3-reranker", "--instruction", "Find it",
+        "--model", "b", "--input", "a", "--option", "label=1", "--option", "name=x y",
+    ])
+    assert args.models == [
+        {"model": "a", "kind": "causal-lm", "options": {"prompt": "qwen3-reranker", "instruction": "Find it"}},
+        {"model": "b", "input": "a", "options": {"label": 1, "name": "x y"}},  # TOML scalars: 1 is an int, the rest text
+    ]
