@@ -35,6 +35,8 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--instruction", action=ModelAction, dest="models", help="the --model before it: --option instruction=T")
     p.add_argument("--top-k", type=int, help="rerank this many first-stage hits (default 100)")
     p.add_argument("--batch-size", type=int, help="pairs per forward pass (default 32)")
+    p.add_argument("--queries-per-batch", type=int,
+                   help="queries an engine hands a ranker at once (default: the family's; listwise: window k of that many queries in one call)")
     p.add_argument("--max-length", type=int, help="max tokens per pair (default 512)")
     p.add_argument("--passages", choices=["first", "max"], help="long documents: score the first window (FirstP) or every window, keeping the max (MaxP)")
     p.add_argument("--window", type=int, help="--passages window in words (default 150)")
@@ -114,6 +116,8 @@ def _add_report(sub: Any) -> None:
     p.add_argument("--test", default="t", help="paired test: t (default), randomization or wilcoxon")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm-Bonferroni (default 0.05)")
     p.add_argument("--format", default="md,html,csv,tex", help="comma-separated formats (default md,html,csv,tex)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a report option (repeatable), e.g. snippets=false: no passage text in the explorer (default: the record's [report])")
     p.add_argument("--output", help="folder for the report (default: beside the first results file, or its ../comparison for several)")
     p.set_defaults(func="report")
 

@@ -24,6 +24,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         for k, v in {
             "top_k": args.top_k,
             "batch_size": args.batch_size,
+            "queries_per_batch": args.queries_per_batch,
             "max_length": args.max_length,
             "device": args.device,
             "dtype": args.dtype,
@@ -61,7 +62,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
         first = dataclasses.replace(config.first_stage, **fs_changes)
         if args.bm25_backend:
-            first = dataclasses.replace(first, bm25=dataclasses.replace(first.bm25, backend=args.bm25_backend))
+            first = dataclasses.replace(first, bm25={**first.bm25, "backend": args.bm25_backend})
         changes["first_stage"] = first
     if args.models:
         changes["rerankers"] = tuple(cfg.RerankerConfig(**m) for m in args.models)
@@ -126,13 +127,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report, parse_formats, render_md, write_report
 
     formats = parse_formats(args.format)
-    report = build_report(args.results, baseline=args.baseline, measures=args.measures, test=args.test, alpha=args.alpha)
+    options = _options(args.option)
+    report = build_report(args.results, baseline=args.baseline, measures=args.measures, test=args.test, alpha=args.alpha, options=options)
     first = Path(args.results[0]).parent
     output = args.output or (first if len(args.results) == 1 else first.parent / "comparison")
     written = write_report(report, output, formats)
     sys.stdout.write(render_md.render(report))
     log.info("report written to %s (%s)", output, ", ".join(sorted(p.name for p in written.values())))
     return 0
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as a table (values read as TOML scalars)."""
+    from .errors import ConfigError
+    from .options import parse_value
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option {pair!r}: expected KEY=VALUE, e.g. --option snippets=false")
+        out[key.strip()] = parse_value(text)
+    return out
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:

@@ -1,10 +1,11 @@
-"""Experiment configuration: frozen dataclasses, TOML files, canonical hashes.
+"""Experiment configuration as plain data: frozen dataclasses read from TOML, nothing else.
 
 An experiment file (``experiments/<name>.toml``) holds everything that affects scores
 or latency. Unknown keys are errors naming the key, so a typo never silently falls back
-to a default. Each stage's hash is computed from canonical JSON of its own settings plus
-its upstream stage's hash, so changing a reranker never invalidates the BM25 run, and
-the hash is the same in every process and Python version.
+to a default. This module imports no plug-in: the tables that belong to one (a first
+stage's ``options`` and ``bm25``, a family's ``options``, the engine, the report options,
+the collection type) stay plain dicts and strings here and are checked by
+:func:`bench.experiment.plan` through the registries, before any long work.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .engines.execution import ExecutionConfig
 from .errors import ConfigError
-from .first_stage.bm25 import Bm25Params
 from .measures import parse_measures
 from .options import check_type
 from .store import safe_name, slug
@@ -29,22 +28,20 @@ log = logging.getLogger(__name__)
 class FirstStageConfig:
     """The first stage: ``bm25`` over the corpus, the collection's given ``candidates``, or another registered one.
 
-    ``bm25`` holds BM25's parameters; ``options`` another first stage's own options;
-    ``index_workers`` only how fast a BM25 index is built (0: ``$BENCH_INDEX_WORKERS`` or the CPUs).
+    ``options`` are the first stage's own (checked against its ``Options`` in ``plan``);
+    ``bm25`` is the same table under its older name (BM25's parameters, merged into its
+    options); ``index_workers`` only how fast a BM25 index is built (0: ``$BENCH_INDEX_WORKERS``
+    or the CPUs).
     """
 
     kind: str = "auto"
     depth: int = 1000
-    bm25: Bm25Params = field(default_factory=Bm25Params)
+    bm25: dict[str, Any] = field(default_factory=dict)
     candidates_file: str | None = None
     index_workers: int = 0
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from .first_stage import FIRST_STAGES
-
-        if self.kind != "auto" and self.kind not in FIRST_STAGES:
-            raise ConfigError(f"unknown first stage {self.kind!r}; use one of auto, {', '.join(FIRST_STAGES.names())}")
         if self.depth <= 0:
             raise ConfigError(f"first-stage depth must be positive, got {self.depth}")
         if self.index_workers < 0:
@@ -70,6 +67,7 @@ class RerankerConfig:
     device: str = "auto"
     input: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    queries_per_batch: int | None = None  # queries an engine hands the ranker at once (None: the family's default); not in the hash
     passages: str | None = None  # long documents: "first" (FirstP) or "max" (MaxP) over word windows; None: the whole text
     window: int = 150  # words per window (MaxP papers: 150 with stride 75)
     stride: int = 75
@@ -85,10 +83,51 @@ class RerankerConfig:
             raise ConfigError(f"--top-k must be positive, got {self.top_k}")
         if self.batch_size <= 0:
             raise ConfigError(f"batch_size must be positive, got {self.batch_size}")
+        if self.queries_per_batch is not None and self.queries_per_batch <= 0:
+            raise ConfigError(f"queries_per_batch must be positive, got {self.queries_per_batch}")
         if self.max_length < 8:
             raise ConfigError(f"max_length must be at least 8 tokens, got {self.max_length}")
         if self.name is not None:
             safe_name(self.name, "reranker name")
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """Where engine-run stages (rankers) run: ``workers`` replicas of each model, each with its own CPUs and GPUs.
+
+    None of this is part of a run's hash: a run started on one worker can be finished on
+    eight. ``engine = "auto"`` (the default) is the in-process ``local`` engine for one worker
+    and ``ray`` for more (or when a Ray address is given), so the default never imports Ray.
+    ``gpus_per_worker`` ``None`` means 1 on CUDA and 0 otherwise (fractions share a GPU);
+    ``cpus_per_worker`` is also each worker's torch thread count, ``None``: 1 on a GPU and,
+    on the CPU, the threads one process uses (CPU scores depend on the thread count, so this
+    default keeps the bytes of the one-process run); ``address`` joins an existing Ray
+    cluster (else ``$RAY_ADDRESS``, else a local instance started for the run); ``options``
+    are the engine's own. The engine's name is checked against the registry in ``plan``.
+    """
+
+    engine: str = "auto"
+    workers: int = 1
+    gpus_per_worker: float | None = None
+    cpus_per_worker: int | None = None
+    address: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be 1 or more, got {self.workers}")
+        if self.cpus_per_worker is not None and self.cpus_per_worker < 1:
+            raise ConfigError(f"cpus_per_worker must be 1 or more, got {self.cpus_per_worker}")
+        if self.gpus_per_worker is not None and self.gpus_per_worker < 0:
+            raise ConfigError(f"gpus_per_worker must be 0 or more, got {self.gpus_per_worker}")
+        if self.engine == "local" and (self.workers > 1 or self.address):
+            raise ConfigError(f"engine 'local' runs one worker in this process; use engine = \"ray\" for {self.workers} workers or a Ray address")
+
+    def engine_name(self) -> str:
+        """The engine that runs the rankers: ``auto`` is ``ray`` for several workers or an address, else ``local``."""
+        if self.engine != "auto":
+            return self.engine
+        return "ray" if self.workers > 1 or self.address else "local"
 
 
 @dataclass(frozen=True)
@@ -106,12 +145,9 @@ class ExperimentConfig:
     trust_remote_code: bool = False
     allow_pickle: bool = False
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)  # how rerankers run (not in any run's hash)
+    report: dict[str, Any] = field(default_factory=dict)  # report options (bench.report.options.ReportOptions), checked in plan
 
     def __post_init__(self) -> None:
-        if self.collection_type is not None:
-            from .collection.official import family_for
-
-            family_for("", self.collection_type)  # an unknown type is refused before any work
         if self.measures is not None:
             parse_measures(list(self.measures))
         if self.limit_queries is not None and self.limit_queries <= 0:
@@ -150,9 +186,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(known)}")
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
-        if key == "bm25":
-            value = _build(Bm25Params, value, f"{where}.bm25")
-        elif key == "first_stage":
+        if key == "first_stage":
             value = _build(FirstStageConfig, value, f"{where}.first_stage")
         elif key == "execution":
             value = _build(ExecutionConfig, value, f"{where}.execution")
@@ -162,9 +196,9 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
             value = tuple(_build(RerankerConfig, v, f"{where}.rerankers[{i}]") for i, v in enumerate(value))
         elif key == "measures" and value is not None:
             value = tuple(value)
-        if key == "options":
+        if key in ("options", "bm25", "report"):
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}.options: expected a table ([...options])")
+                raise ConfigError(f"{where}.{key}: expected a table ([...{key}])")
             value = dict(value)
         check_type(known[key].type, value, f"{where}.{key}")
         kwargs[key] = value

@@ -1,10 +1,12 @@
 """Running an experiment: collection -> stages in order -> metrics -> results record.
 
-Orchestration only. :func:`plan` turns the config into stages (the first stage, then each
-reranker reading the stage named by its ``input``, default the first stage), checking every
-model, family option and input name before any long work starts. Each stage then goes
-through :func:`bench.stages.cached_stage` (hash -> lock -> reuse | compute -> atomic write),
-and :mod:`bench.results` evaluates the runs and writes the record.
+Orchestration only. :func:`plan` turns the config (plain data) into stages (the first stage,
+then each ranker reading the stage named by its ``input``, default the first stage), checking
+every model, every plug-in's options through its registry, the engine and each input name
+before any long work starts. It also picks the engine each stage runs on (stages never import
+engines). Each stage then goes through :func:`bench.stages.cached_stage` (hash -> lock ->
+reuse | compute -> atomic write), and :mod:`bench.results` evaluates the runs and writes the
+record.
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ class Paths:
 
 @dataclass
 class Planned:
-    """A stage and the name of the stage it reads (None for the first stage)."""
+    """A stage, the name of the stage it reads (None for the first stage) and the engine that runs it."""
 
     stage: Stage
     input: str | None
+    engine: str = "local"
 
 
 def _query_ids(config: ExperimentConfig, collection: collection_mod.Collection) -> list[str]:
@@ -81,49 +84,90 @@ def _unique_name(wanted: str, seen: set[str]) -> str:
     return name
 
 
-def reranker_stage(cfg: RerankerConfig, config: ExperimentConfig, collection: Any, located: Any, name: str, where: str) -> Stage:
-    """A reranker's stage: family chosen, options checked, settings resolved (one-line errors for each)."""
+def reranker_stage(cfg: RerankerConfig, config: ExperimentConfig, collection: Any, name: str, where: str) -> Stage:
+    """A ranker's stage: family chosen, options checked, model located when its source is a folder, settings resolved."""
     from .options import build_options
-    from .rerankers import family
+    from .ranking import FOLDER
+    from .rerankers import FAMILIES, family, locate
+    from .rerankers.base import Reranker
     from .rerankers.passages import Passages
     from .rerankers.stage import RerankStage
 
-    cls = family(cfg.kind, located)
+    if cfg.kind == "auto":
+        located = locate(cfg.model, cfg.revision)
+        cls: Any = family(cfg.kind, located)
+    else:
+        cls = FAMILIES.get(cfg.kind)
+        located = None
     options = build_options(cls.Options, cfg.options, f"{where}.options ({cls.kind})")
+    if cls.source(options) == FOLDER and located is None:
+        located = locate(cfg.model, cfg.revision)
+    if cfg.passages and not issubclass(cls, Reranker):
+        raise ConfigError(f"{where}: --passages (FirstP/MaxP) scores windows one by one, which only pointwise families do; drop it for {cls.kind}")
     corpus = collection.docs.fingerprint() if collection.docs is not None else None
     passages = Passages(cfg.passages, cfg.window, cfg.stride) if cfg.passages else None
-    execution = config.execution  # how the stage runs: not part of its key
-    return RerankStage(name, located, cls.kind, options, _settings(cfg, config), cfg.top_k, corpus, execution.engine_name(), execution,
-                       passages=passages)
+    stage = RerankStage(name, located, cls, options, _settings(cfg, config), cfg.top_k, corpus, passages, cfg.queries_per_batch)
+    if located is None:
+        stage.model = cfg.model
+    return stage
+
+
+def _engine(config: ExperimentConfig) -> str:
+    """The engine that runs the rankers, checked (Ray installed when --workers asks for it) before any long work."""
+    from .engines import ENGINES
+    from .options import build_options
+
+    name = config.execution.engine_name()
+    if name not in ENGINES:
+        raise ConfigError(f"unknown execution engine {name!r}; use auto, {', '.join(ENGINES.names())}")
+    engine = ENGINES.get(name)
+    build_options(getattr(engine, "Options", None) or _no_options(), config.execution.options, f"execution.options ({name})")
+    check = getattr(engine, "check", None)
+    if check is not None:
+        check(config.execution)
+    return name
+
+
+def _no_options() -> type:
+    from .options import NoOptions
+
+    return NoOptions
 
 
 def plan(config: ExperimentConfig, collection: Any) -> list[Planned]:
-    """Every stage in order, each reranker after the stage it reads; all checked before anything runs."""
+    """Every stage in order, each ranker after the stage it reads; all checked before anything runs."""
     from . import first_stage
-    from .rerankers import locate
 
+    if config.report:
+        from .report.options import report_options
+
+        report_options(config.report)  # an unknown report option is refused now, not after the run
     if config.rerankers and collection.docs is None:
         raise ConfigError(f"collection {collection.name!r} has no document text; rerankers need a corpus")
-    if config.rerankers:  # e.g. Ray installed when --workers asks for it, before any long work
-        from .engines import ENGINES
-
-        check = getattr(ENGINES.get(config.execution.engine_name()), "check", None)
-        if check is not None:
-            check(config.execution)
+    engine = _engine(config) if config.rerankers else "local"
     first = first_stage.create(config, collection)
     planned = [Planned(first, None)]
     seen = {first.name}
     for i, cfg in enumerate(config.rerankers):
         where = f"rerankers[{i}] ({cfg.model})"
-        located = locate(cfg.model, cfg.revision)
-        base = (cfg.name or located.default_name()).lower().replace("/", "-")
-        name = _unique_name(base, seen)
+        stage = reranker_stage(cfg, config, collection, "", where)
+        located = getattr(stage, "located", None)
+        default = located.default_name() if located is not None else slug_name(cfg.model)
+        stage.name = _unique_name((cfg.name or default).lower().replace("/", "-"), seen)
         source = cfg.input or first.name
         earlier = [p.stage.name for p in planned]
         if source not in earlier:
             raise ConfigError(f"{where}: input {source!r} is not an earlier stage; use one of {', '.join(earlier)}")
-        planned.append(Planned(reranker_stage(cfg, config, collection, located, name, where), source))
+        stage.engine, stage.execution = engine, config.execution  # how the stage runs: not part of its key
+        planned.append(Planned(stage, source, engine))
     return planned
+
+
+def slug_name(model: str) -> str:
+    """A system name for a ranker without a model folder (a served model id, a rule): its last path part."""
+    from .store import slug
+
+    return slug(model.rstrip("/").split("/")[-1].lower(), "ranker")
 
 
 @dataclass
@@ -160,11 +204,13 @@ def run(
     stages = plan(config, collection)  # every model found, every option checked, before the first stage's long work
     job = Job(collection, qids, paths.runs, force)
     outputs: dict[str, StageOutput] = {}
+    from .engines import ENGINES
+
     for planned in stages:
         if planned.input is not None:
             startup.prewarm()  # evaluation's and the report's imports overlap the model's forward passes
         upstream = outputs[planned.input] if planned.input is not None else None
-        outputs[planned.stage.name] = cached_stage(planned.stage, job, upstream)
+        outputs[planned.stage.name] = cached_stage(planned.stage, job, upstream, ENGINES.get(planned.engine))
     judged = {q: collection.qrels[q] for q in qids}
     record = results.build(config, collection, measures, list(outputs.values()), judged, paths.runs, time.perf_counter() - started, git)
     record["experiment_file"] = str(experiment_file) if experiment_file else None

@@ -28,6 +28,7 @@ from .store import disk_errors, write_text
 log = logging.getLogger(__name__)
 
 FSYNC_EVERY = 5
+ROWS = 2  # the shape of a row: 2 is a ranking (docs, scores, ms, cost, trace) from bench.ranking.Ranking.row
 KEPT = "free space and run the same command again; the finished queries are kept"
 
 
@@ -66,6 +67,9 @@ class PartialRun:
             return done
         if not isinstance(header, dict) or header.get("hash") != self.run_hash:
             log.warning("ignoring %s: it belongs to another configuration", path)
+            return done
+        if header.get("rows") != ROWS:
+            log.warning("ignoring %s: written by an older bench (rows of another shape); its queries are run again", path)
             return done
         for line in lines[1:]:
             try:
@@ -130,4 +134,4 @@ class PartialRun:
             path.unlink(missing_ok=True)
 
     def _header(self) -> str:
-        return json.dumps({"hash": self.run_hash}) + "\n"
+        return json.dumps({"hash": self.run_hash, "rows": ROWS}) + "\n"

@@ -128,6 +128,7 @@ def build(
             "metrics": metrics,
             "per_query": per_query,
             "latency": _system_latency(output, cumulative_ms[output.name], output.input is not None),
+            **({"cost": output.info["cost"]} if output.info.get("cost") else {}),
             "info": output.info,
             **({"unranked": True} if unranked else {}),
         })

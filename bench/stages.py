@@ -64,6 +64,8 @@ class StageResult:
     resumed: int = 0
     info: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # engine facts: workers, devices, peak memory ...
+    cost: dict[str, int] = field(default_factory=dict)  # summed over queries: pairs, calls, tokens, malformed ... (bench.ranking.Cost)
+    traces: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per query, one record per model call
 
 
 @dataclass
@@ -92,12 +94,36 @@ class Stage(ABC):
         """Everything that changes this stage's output, as plain JSON values."""
 
     @abstractmethod
-    def run(self, job: Job, input_run: Run | None, partial: PartialRun) -> StageResult:
-        """The run for ``job.qids`` (finished queries may be appended to ``partial`` for resuming)."""
+    def run(self, job: Job, input_run: Run | None, partial: PartialRun, engine: Any = None) -> StageResult:
+        """The run for ``job.qids`` (finished queries may be appended to ``partial`` for resuming).
+
+        ``engine`` is the execution engine the orchestration chose for this stage (stages that
+        schedule work, :class:`bench.work.EngineStage`, run on it; others ignore it).
+        """
 
 
 def _meta_path(run_file: Path) -> Path:
     return run_file.with_name(run_file.stem + ".meta.json")
+
+
+def trace_path(run_file: Path) -> Path:
+    """Where a stage's model calls are kept: one JSON line per query (``qid``, ``calls``), gzipped."""
+    return run_file.with_name(run_file.stem + ".trace.jsonl.gz")
+
+
+def _write_traces(run_file: Path, qids: list[str], traces: dict[str, list[dict[str, Any]]]) -> Path | None:
+    import gzip
+
+    from .store import atomic_open
+
+    if not traces:
+        trace_path(run_file).unlink(missing_ok=True)
+        return None
+    path = trace_path(run_file)
+    lines = "".join(json.dumps({"qid": q, "calls": traces[q]}) + "\n" for q in qids if q in traces)
+    with atomic_open(path, "wb") as fh:
+        fh.write(gzip.compress(lines.encode("utf-8"), mtime=0))  # mtime 0: the same calls give the same bytes
+    return path
 
 
 def _load_meta(run_file: Path, run_hash: str) -> dict[str, Any] | None:
@@ -116,6 +142,17 @@ def stage_hash(stage: Stage, input_hash: str) -> str:
     return stable_hash({"key": stage.key(), "input": input_hash})
 
 
+def cost_record(result: StageResult, queries: int) -> dict[str, Any] | None:
+    """What the stage spent: totals and means per query (calls, tokens, windows, malformed outputs ...)."""
+    if not result.cost:
+        return None
+    per_query = {k: v / queries for k, v in result.cost.items()} if queries else {}
+    out: dict[str, Any] = {"total": dict(result.cost), "per_query": per_query}
+    if result.cost.get("calls"):
+        out["malformed_rate"] = result.cost.get("malformed", 0) / result.cost["calls"]
+    return out
+
+
 def latency_record(result: StageResult) -> dict[str, Any]:
     """The stage's own latency: per-query summary, pairs/s over wall time, load and warm-up apart."""
     from .latency import summarize
@@ -131,7 +168,7 @@ def latency_record(result: StageResult) -> dict[str, Any]:
     }
 
 
-def cached_stage(stage: Stage, job: Job, upstream: StageOutput | None) -> StageOutput:
+def cached_stage(stage: Stage, job: Job, upstream: StageOutput | None, engine: Any = None) -> StageOutput:
     """Reuse the stage's run when one with the same hash exists, else compute and save it atomically."""
     input_hash = upstream.hash if upstream is not None else stable_hash({"queries": job.queries})
     run_hash = stage_hash(stage, input_hash)
@@ -147,8 +184,14 @@ def cached_stage(stage: Stage, job: Job, upstream: StageOutput | None) -> StageO
                                input_name, cached=True)
         if job.force:
             partial.discard()
-        result = stage.run(job, upstream.run if upstream is not None else None, partial)
+        result = stage.run(job, upstream.run if upstream is not None else None, partial, engine)
         latency = latency_record(result)
+        cost = cost_record(result, len(job.qids))
+        if cost:
+            result.info["cost"] = cost
+        traces = _write_traces(run_file, job.qids, result.traces)
+        if traces:
+            result.info["trace_file"] = traces.name
         meta = {"system": safe_name(stage.name), "hash": run_hash, "input": input_name, "input_hash": input_hash,
                 "key": stage.key(), "latency": latency, "info": result.info}
         write_run(result.run, run_file, tag=meta["system"])

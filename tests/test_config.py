@@ -34,8 +34,6 @@ def test_unknown_key_is_named(tmp_path: Path):
     "body,message",
     [
         ('collection = "v"\nlimit_queries = "5"\n', "limit_queries: expected int"),
-        ('collection = "v"\n[first_stage]\nkind = "dense"\n', "unknown first stage 'dense'"),
-        ('collection = "v"\n[first_stage.bm25]\nk1 = true\n', "k1: expected float"),
         ('collection = "v"\n[[rerankers]]\nmodel = "m"\ntop_k = 0\n', "--top-k must be positive"),
         ('name = "x"\n', "missing required key 'collection'"),
         ('collection = "v"\nmeasures = ["nDCG@10", "MAP"]\n', "unknown measure 'MAP'"),
@@ -47,6 +45,45 @@ def test_invalid_files(tmp_path: Path, body: str, message: str):
     path.write_text(body, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         cfg.load_toml(path)
+
+
+PLUGIN_TABLES = [
+    ('[first_stage]\nkind = "dense"\n', "unknown first stage 'dense'; use one of auto, bm25, candidates"),
+    ('[first_stage]\nkind = "bm25"\n[first_stage.bm25]\nk1 = true\n', "first_stage.options (bm25).k1: expected float, got True"),
+    ('[first_stage]\nkind = "bm25"\n[first_stage.options]\nk3 = 1.0\n',
+     "first_stage.options (bm25): unknown option 'k3'; known options: k1, b, method, stopwords, stemmer, backend"),
+    ('[first_stage]\nkind = "candidates"\n[first_stage.options]\ndepth = 5\n', "first_stage.options (candidates): unknown option 'depth'; known options: none"),
+    ('[first_stage]\nkind = "candidates"\n[first_stage.bm25]\nk1 = 1.0\n', "[first_stage.bm25] sets BM25 parameters, but the first stage is candidates"),
+    ('[execution]\nengine = "spark"\n[[rerankers]]\nmodel = "{model}"\n', "unknown execution engine 'spark'; use auto, local, ray"),
+    ('[report]\nsnipets = false\n', "report: unknown option 'snipets'; known options: snippets"),
+    ('[[rerankers]]\nmodel = "{model}"\n[rerankers.options]\nlabel = "x"\n', "label: expected int"),
+]
+
+
+@pytest.mark.parametrize("body,message", PLUGIN_TABLES)
+def test_plugin_tables_are_checked_in_plan_before_any_work(body: str, message: str, tiny_collection: Path, tiny_cross_encoder: Path,
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """config.py keeps plug-in tables as plain data; plan() checks each through its registry: one line, nothing written."""
+    from bench.cli import main
+
+    path = tmp_path / "bad.toml"
+    path.write_text(f'collection = "tiny"\ndata_dir = "{tiny_collection.parent}"\n' + body.format(model=tiny_cross_encoder), encoding="utf-8")
+    cfg.load_toml(path)  # plain data: reading the file checks no plug-in
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not out.exists() or not any(out.rglob("*.trec")), "nothing computed before the error"
+
+
+def test_config_imports_no_plugin():
+    import ast
+
+    tree = ast.parse((REPO / "bench" / "config.py").read_text(encoding="utf-8"))
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    plugins = ("rerankers", "first_stage", "engines", "collection", "report", "backends")
+    assert not [m for m in imported if m.split(".")[0] in plugins], imported
 
 
 def test_relative_data_dir_is_kept_and_resolved_against_the_file():

@@ -1,6 +1,6 @@
 """Every fast path ranks as its reference path does (no timings asserted here: see BENCHMARKS.md).
 
-* rerankers: the pipelined ``score_stream`` equals ``score`` in a loop; the CPU bf16 default
+* rerankers: the engines' pipelined ``Runner.stream`` equals ``score`` in a loop; the CPU bf16 default
   ranks as fp32 does on the real MiniLM model; batches are balanced and scattered back;
 * rerank loop: per-query milliseconds account for the loop's wall time;
 * metrics: the cheap ``ranx.metrics`` import is ranx's own code and leaves ``ranx`` usable;
@@ -48,26 +48,45 @@ def _reranker(folder: Path, **kw):
 # -- rerankers -------------------------------------------------------------------------
 
 
+def _request(qid: str, query: str, passages: list[str]):
+    from bench.ranking import Request
+
+    return Request(qid, query, tuple(f"{qid}-{i}" for i in range(len(passages))), tuple(passages))
+
+
+def _runner(r):
+    from bench.rerankers.pointwise import Pointwise
+    from bench.rerankers.stage import RankWorker
+    from bench.work import Runner
+
+    return Runner(RankWorker(Pointwise(r)))
+
+
 @pytest.mark.parametrize("model", ["tiny_cross_encoder", "tiny_bi_encoder"])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_pipelined_stream_equals_score_loop(model: str, dtype: str, request: pytest.FixtureRequest):
+@pytest.mark.parametrize("per_batch", [1, 3])
+def test_pipelined_stream_equals_score_loop(model: str, dtype: str, per_batch: int, request: pytest.FixtureRequest):
+    from bench.work import batched
+
     r = _reranker(request.getfixturevalue(model), dtype=dtype, batch_size=2)
     items = [("a", "what is wifi", PASSAGES[:5]), ("b", "goldfish", []), ("c", "war", PASSAGES[2:4]), ("d", "tank", PASSAGES[:1])]
-    streamed = list(r.score_stream(iter(items)))
-    assert [key for key, _ in streamed] == ["a", "b", "c", "d"]
-    assert [scores for _, scores in streamed] == [r.score(q, p) for _, q, p in items]  # bit-identical
+    requests = [_request(*item) for item in items]
+    rows = [row for batch in _runner(r).stream(batched(requests, per_batch)) for row in batch]
+    assert [row["qid"] for row in rows] == ["a", "b", "c", "d"]
+    assert [row["scores"] for row in rows] == [r.score(q, p) for _, q, p in items]  # bit-identical
+    assert [row.get("cost", {}).get("pairs", 0) for row in rows] == [5, 0, 2, 1]
 
 
 def test_stream_error_in_items_surfaces_after_the_finished_item(tiny_cross_encoder: Path):
     r = _reranker(tiny_cross_encoder)
 
-    def items():
-        yield "first", "q", PASSAGES[:2]
+    def batches():
+        yield [_request("first", "q", PASSAGES[:2])]
         raise ValueError("broken second item")
 
-    stream = r.score_stream(items())
-    key, scores = next(stream)  # the look-ahead already hit the error; the finished item still arrives
-    assert key == "first" and len(scores) == 2
+    stream = _runner(r).stream(batches())
+    rows = next(stream)  # the look-ahead already hit the error; the finished batch still arrives
+    assert rows[0]["qid"] == "first" and len(rows[0]["scores"]) == 2
     with pytest.raises(ValueError, match="broken second item"):
         next(stream)
 
@@ -120,8 +139,8 @@ def test_rerank_per_query_ms_add_up_to_the_loop_wall_time(tiny_collection: Path,
     c = collections.load("tiny", tiny_collection.parent)
     r = _reranker(tiny_cross_encoder)
     qids = sorted(c.queries)
-    stage = RerankStage("tiny", r.located, "cross-encoder", r.options, r.settings, 3, None)
-    out = LocalEngine.run(stage, Job(c, qids, tmp_path), c.candidates, PartialRun(tmp_path / "run.trec.partial", "h"))
+    stage = RerankStage("tiny", r.located, type(r), r.options, r.settings, 3, None)
+    out = stage.run(Job(c, qids, tmp_path), c.candidates, PartialRun(tmp_path / "run.trec.partial", "h"), LocalEngine)
     assert set(out.latency_ms) == set(qids) and all(ms > 0 for ms in out.latency_ms.values())
     assert out.wall_s is not None and sum(out.latency_ms.values()) <= out.wall_s * 1000.0  # pipeline wall time per query: they tile the loop
     for qid in qids:

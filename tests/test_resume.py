@@ -282,19 +282,19 @@ elif point == "unlink:partial":
 
     os.unlink = unlink
 elif point.startswith("stream:"):
-    # the rerank loop scores through Reranker.score_stream (tokenising the next query in the
-    # background); die as its N-th query's scores are handed to the loop, before they are written
-    from bench.rerankers.base import Reranker
+    # the local engine runs batches through Runner.stream (preparing the next batch in the
+    # background); die as its N-th batch's rows are handed to the driver, before they are written
+    from bench.work import Runner
 
-    real_stream, target = Reranker.score_stream, int(point.split(":")[1])
+    real_stream, target = Runner.stream, int(point.split(":")[1])
 
-    def score_stream(self, items):
-        for count, out in enumerate(real_stream(self, items), start=1):
+    def stream(self, batches):
+        for count, out in enumerate(real_stream(self, batches), start=1):
             if count == target:
                 die()
             yield out
 
-    Reranker.score_stream = score_stream
+    Runner.stream = stream
 from bench.cli import main
 
 sys.exit(main(sys.argv[1:]))

@@ -1,66 +1,30 @@
-"""How reranker stages are executed: the ``[execution]`` table, ``--workers`` and ``--ray-address``.
+"""Resources of each engine worker, from the ``[execution]`` table (:class:`bench.config.ExecutionConfig`).
 
 None of this is part of a run's hash: a run started on one worker can be finished on eight.
-``engine = "auto"`` (the default) is the in-process ``local`` engine for one worker and
-``ray`` for more (or when a Ray address is given), so the default never imports Ray.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ..errors import ConfigError
+from typing import Any
 
 
-@dataclass(frozen=True)
-class ExecutionConfig:
-    """Where rerankers run: ``workers`` replicas of each model, each with its own CPUs and GPUs.
+def gpus(execution: Any, device: str) -> float:
+    """GPUs each worker holds: the configured number, else one on CUDA and none elsewhere."""
+    if execution.gpus_per_worker is not None:
+        return float(execution.gpus_per_worker)
+    return 1.0 if device.startswith("cuda") else 0.0
 
-    ``gpus_per_worker`` ``None`` means 1 on CUDA and 0 otherwise (fractions share a GPU);
-    ``cpus_per_worker`` is also each worker's torch thread count, ``None``: 1 on a GPU and,
-    on the CPU, the threads one process uses (CPU scores depend on the thread count, so this
-    default keeps the bytes of the one-process run); ``address`` joins an existing Ray
-    cluster (else ``$RAY_ADDRESS``, else a local instance started for the run).
+
+def cpus(execution: Any, device: str) -> int:
+    """CPUs (and torch threads) each worker holds: the configured number, else 1 on a GPU, else this process's torch threads.
+
+    CPU scores depend on torch's thread count in the last digits, so CPU workers default to
+    the in-process count and ``--workers 2`` writes the one-process bytes.
     """
+    if execution.cpus_per_worker is not None:
+        return int(execution.cpus_per_worker)
+    if device.startswith(("cuda", "mps")):
+        return 1
+    import torch
 
-    engine: str = "auto"
-    workers: int = 1
-    gpus_per_worker: float | None = None
-    cpus_per_worker: int | None = None
-    address: str | None = None
-
-    def __post_init__(self) -> None:
-        from . import ENGINES
-
-        if self.engine != "auto" and self.engine not in ENGINES:
-            raise ConfigError(f"unknown execution engine {self.engine!r}; use auto, {', '.join(ENGINES.names())}")
-        if self.workers < 1:
-            raise ConfigError(f"--workers must be 1 or more, got {self.workers}")
-        if self.cpus_per_worker is not None and self.cpus_per_worker < 1:
-            raise ConfigError(f"cpus_per_worker must be 1 or more, got {self.cpus_per_worker}")
-        if self.gpus_per_worker is not None and self.gpus_per_worker < 0:
-            raise ConfigError(f"gpus_per_worker must be 0 or more, got {self.gpus_per_worker}")
-        if self.engine == "local" and (self.workers > 1 or self.address):
-            raise ConfigError(f"engine 'local' runs one worker in this process; use engine = \"ray\" for {self.workers} workers or a Ray address")
-
-    def engine_name(self) -> str:
-        """The engine that runs the rerankers: ``auto`` is ``ray`` for several workers or an address, else ``local``."""
-        if self.engine != "auto":
-            return self.engine
-        return "ray" if self.workers > 1 or self.address else "local"
-
-    def gpus(self, device: str) -> float:
-        """GPUs each worker holds: the configured number, else one on CUDA and none elsewhere."""
-        if self.gpus_per_worker is not None:
-            return float(self.gpus_per_worker)
-        return 1.0 if device.startswith("cuda") else 0.0
-
-    def cpus(self, device: str) -> int:
-        """CPUs (and torch threads) each worker holds: the configured number, else 1 on a GPU, else this process's torch threads."""
-        if self.cpus_per_worker is not None:
-            return self.cpus_per_worker
-        if device.startswith(("cuda", "mps")):
-            return 1
-        import torch
-
-        return int(torch.get_num_threads())
+    return int(torch.get_num_threads())

@@ -1,56 +1,59 @@
-"""The in-process engine: one model on one device, scoring query after query.
+"""The in-process engine: one worker on one device, batch after batch.
 
-The model scores query i while a background thread tokenises query i+1
-(``Reranker.score_stream``), so a query's time is pipeline wall time: from the previous
-query's scores being ready to this query's (device synchronised). Per-query milliseconds
-therefore sum to the loop's wall time (model load and warm-up excluded), and tokenisation
-that is not hidden behind the forward pass is still counted.
+The worker runs batch i while a background thread prepares (tokenises) batch i+1
+(:meth:`bench.work.Runner.stream`), so a query's time is pipeline time: from the driver
+asking for its batch to the batch's rows being ready (device synchronised), shared equally by
+the batch's queries. Load and warm-up are timed apart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..partial import PartialRun
-from ..progress import progress
-from ..rerankers.device import peak_memory_mb, synchronize
-from ..stages import Job, StageResult
-from ..trec import Run
+from ..options import NoOptions
+from ..work import EngineStage, Runner
 
 log = logging.getLogger(__name__)
 
 
+class LocalSession:
+    """A loaded worker in this process."""
+
+    workers = 1
+
+    def __init__(self, stage: EngineStage, runner: Runner):
+        self.stage = stage
+        self.runner = runner
+        self.load_s = runner.load_s
+        self.warmup_s = runner.warmup_s
+
+    def rows(self, batches: Iterable[list[Any]]) -> Iterator[list[dict[str, Any]]]:
+        return self.runner.stream(batches)
+
+    def finish(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What ran (described after the work: a batch size halved by an OOM back-off is the one reported) and engine facts."""
+        from ..rerankers.device import peak_memory_mb
+
+        device = self.runner.worker.device
+        return self.runner.worker.describe(), {"peak_gpu_memory_mb": peak_memory_mb(device), "engine": "local", "workers": 1}
+
+
 class LocalEngine:
+    name = "local"
+    Options = NoOptions
+
     @staticmethod
-    def run(stage: Any, job: Job, input_run: Run, partial: PartialRun) -> StageResult:
-        done = partial.rows()
-        if done:
-            log.info("%s: resuming, %d of %d queries already done (%s)", stage.name, len(done), len(job.qids), partial.path)
-        todo = [q for q in job.qids if q not in done]
-        reranker = stage.create()
-        started = time.perf_counter()
-        reranker.load()
-        load_s = time.perf_counter() - started
-        started = time.perf_counter()
-        reranker.warmup()
-        warmup_s = time.perf_counter() - started
-        device = reranker.settings.device
-        log.info("%s: %s on %s (%s), loaded in %.1f s", stage.name, reranker.kind, device, reranker.settings.dtype, load_s)
-        resumed_s = sum(float(row["ms"]) for row in done.values()) / 1000.0
-        with partial.appending(done):
-            synchronize(device)
-            loop_started = last = time.perf_counter()
-            scored = reranker.score_stream(stage.items(job, input_run, todo))
-            for (qid, ids), scores in progress(scored, len(todo), stage.name):
-                synchronize(device)
-                now = time.perf_counter()
-                row: dict[str, Any] = {"qid": qid, "docs": ids, "scores": scores, "ms": (now - last) * 1000.0}
-                last = now
-                done[qid] = row
-                partial.append(row)
-            wall_s = time.perf_counter() - loop_started + resumed_s
-        run, latency, pairs = stage.finish(input_run, job.qids, done)
-        extra = {"peak_gpu_memory_mb": peak_memory_mb(device), "engine": "local", "workers": 1}
-        return StageResult(run, latency, load_s, warmup_s, wall_s, pairs, len(job.qids) - len(todo), reranker.describe(), extra)
+    def check(execution: Any) -> None:
+        """Nothing to check: the local engine needs nothing installed."""
+
+    @staticmethod
+    @contextlib.contextmanager
+    def open(stage: EngineStage, queries: int) -> Iterator[LocalSession]:
+        runner = Runner(stage.worker()).start()
+        describe = runner.worker.describe()
+        log.info("%s: %s on %s (%s), loaded in %.1f s", stage.name, describe.get("kind", type(runner.worker).__name__),
+                 runner.worker.device, describe.get("dtype", "-"), runner.load_s)
+        yield LocalSession(stage, runner)

@@ -1,31 +1,31 @@
-"""The Ray engine: N replicas of a reranker (Ray actors, one per GPU by default), whole queries handed out as they free up.
+"""The Ray engine: N replicas of a stage's worker (Ray actors, one per GPU by default), batches handed out as they free up.
 
 The driver (the ``bench run`` process) holds the run's lock and is the only writer of the
-partial run: workers return rows, the driver appends each as it arrives, so a driver
-killed mid-run resumes exactly as the local engine does. Each worker holds at most
-:data:`~bench.engines.ray_worker.IN_FLIGHT` queries, so a shard of long passages never
-stalls the others. A worker that dies (SIGKILL, out of memory, a lost node) is replaced
-and the queries it held go back to the queue; rows are deduplicated by query id before
-they are written, so none is lost and none written twice. The final run comes from the
-same ``stage.finish`` as in-process, so its bytes match the local engine's on the same
-device type and dtype. Ray is imported only inside :meth:`RayEngine.run` and
-:meth:`RayEngine.check`.
+partial run: workers return rows, the driver appends each as it arrives
+(:func:`bench.work.execute`), so a driver killed mid-run resumes exactly as the local engine
+does. Each worker holds at most :data:`~bench.engines.ray_worker.IN_FLIGHT` batches, so a
+shard of long passages never stalls the others. A worker that dies (SIGKILL, out of memory, a
+lost node) is replaced and the batches it held go back to the queue; rows are deduplicated by
+query id before they are written, so none is lost and none written twice. The run comes from
+the same rows as in-process, so its bytes match the local engine's on the same device type
+and dtype. Any :class:`~bench.work.EngineStage` runs here. Ray is imported only inside
+:meth:`RayEngine.open` and :meth:`RayEngine.check`.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from ..config import ExecutionConfig
 from ..errors import BenchError
-from ..partial import PartialRun
-from ..progress import progress
-from ..stages import Job, StageResult
-from ..trec import Run
-from .execution import ExecutionConfig
+from .execution import cpus as worker_cpus
+from .execution import gpus as worker_gpus
 from .ray_worker import IN_FLIGHT, Pool, Slot, worker_device
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,48 @@ RESTARTS_PER_WORKER = 3  # replacements allowed per requested worker before the 
 WAIT_S = 1.0  # ray.wait timeout: the driver wakes up this often (Ctrl-C and SIGTERM are handled promptly)
 
 
+@dataclass(frozen=True)
+class RayOptions:
+    """Nothing beyond ``[execution]`` yet: workers, GPUs and CPUs per worker and the address live there."""
+
+
+class RaySession:
+    """Loaded replicas of one stage: batches in, rows out; engine facts at the end."""
+
+    def __init__(self, ray: Any, stage: Any, pool: Pool, extra: dict[str, Any]):
+        self.ray = ray
+        self.stage = stage
+        self.pool = pool
+        self.extra = extra
+        loads = [s.info for s in pool.slots if s.info]
+        self.workers = len(loads)
+        self.describe = loads[0].get("describe", {})
+        self.load_s = max(i["load_s"] for i in loads)
+        self.warmup_s = max(i["warmup_s"] for i in loads)
+
+    def rows(self, batches: Iterable[list[Any]]) -> Iterator[list[dict[str, Any]]]:
+        return _Scheduler(self.ray, self.pool, iter(batches)).rows()
+
+    def finish(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        finals = self.pool.finals()
+        peaks = [f["peak_gpu_memory_mb"] for f in finals if f.get("peak_gpu_memory_mb") is not None]
+        describe = dict(finals[0]["describe"]) if finals and finals[0].get("describe") else dict(self.describe)
+        batch_sizes = {f["describe"].get("batch_size") for f in finals if f.get("describe")}
+        if len(batch_sizes) > 1:  # replicas backed off differently after OOM: say so rather than report one
+            describe["batch_size"] = sorted(b for b in batch_sizes if b is not None)
+        extra = dict(self.extra)
+        extra["peak_gpu_memory_mb"] = max(peaks) if peaks else None
+        extra["worker_info"] = self.pool.collect()
+        extra["restarted_workers"] = self.pool.restarts
+        extra["nodes"] = len({w.get("node") for w in extra["worker_info"] if w.get("node")})
+        info = {**describe, "device": self.stage.device}  # as in-process: the stage's device, not each worker's view of it
+        return info, extra
+
+
 class RayEngine:
+    name = "ray"
+    Options = RayOptions
+
     @staticmethod
     def check(execution: ExecutionConfig) -> None:
         """Before any long work: Ray must be importable (a one-line error saying how to install it)."""
@@ -43,59 +84,32 @@ class RayEngine:
         require_ray(execution)
 
     @staticmethod
-    def run(stage: Any, job: Job, input_run: Run, partial: PartialRun) -> StageResult:
+    @contextlib.contextmanager
+    def open(stage: Any, queries: int) -> Iterator[RaySession]:
         from .ray_cluster import session
 
-        execution: ExecutionConfig = stage.engine_options or ExecutionConfig(engine="ray")
-        done = partial.rows()
-        if done:
-            log.info("%s: resuming, %d of %d queries already done (%s)", stage.name, len(done), len(job.qids), partial.path)
-        todo = [q for q in job.qids if q not in done]
-        resumed = len(job.qids) - len(todo)
-        device = stage.settings.device
-        gpus = execution.gpus(device)
-        cpus = execution.cpus(device)
+        execution: ExecutionConfig = stage.execution or ExecutionConfig(engine="ray")
+        device = stage.device
+        gpus = worker_gpus(execution, device)
+        cpus = worker_cpus(execution, device)
         inner = worker_device(device, gpus)
-        extra: dict[str, Any] = {"engine": "ray", "workers": execution.workers, "gpus_per_worker": gpus,
-                                 "cpus_per_worker": cpus, "worker_info": []}
-        if not todo:  # everything was in the partial run: no need to start Ray
-            run, latency, pairs = stage.finish(input_run, job.qids, done)
-            return StageResult(run, latency, 0.0, 0.0, 0.0, pairs, resumed, {}, extra)
-        workers = min(execution.workers, len(todo))
+        batches = -(-queries // max(1, stage.queries_per_batch))
+        workers = min(execution.workers, batches)
+        extra: dict[str, Any] = {"engine": "ray", "workers": workers, "gpus_per_worker": gpus, "cpus_per_worker": cpus}
         with session(execution, workers, gpus, cpus) as (ray, facts):
             workers = min(workers, facts.pop("workers_fit"))
             extra.update(facts)
+            extra["workers"] = workers
             pool = Pool(ray, stage, inner, gpus, cpus, RESTARTS_PER_WORKER * workers)
             try:
                 for _ in range(workers):
                     pool.add()
                 _wait_ready(ray, pool)
-                loads = [s.info for s in pool.slots if s.info]
-                describe = loads[0].get("describe", {})
-                load_s = max(i["load_s"] for i in loads)
-                warmup_s = max(i["warmup_s"] for i in loads)
-                log.info("%s: %d Ray workers on %s (%s), loaded in %.1f s", stage.name, len(loads), inner, stage.settings.dtype, load_s)
-                resumed_s = sum(float(row["ms"]) for row in done.values()) / 1000.0 / workers
-                with partial.appending(done):
-                    loop_started = time.perf_counter()
-                    scheduler = _Scheduler(ray, pool, stage.items(job, input_run, todo))
-                    for row in progress(scheduler.rows(), len(todo), stage.name):
-                        if row["qid"] in done:  # a query retried after its worker was lost, finished twice
-                            log.debug("%s: query %s already written", stage.name, row["qid"])
-                            continue
-                        done[row["qid"]] = row
-                        partial.append(row)
-                    wall_s = time.perf_counter() - loop_started + resumed_s
-                extra["peak_gpu_memory_mb"] = pool.peak_memory_mb()
-                extra["worker_info"] = pool.collect()
+                ray_session = RaySession(ray, stage, pool, extra)
+                log.info("%s: %d Ray workers on %s, loaded in %.1f s", stage.name, ray_session.workers, inner, ray_session.load_s)
+                yield ray_session
             finally:
                 pool.stop()
-        extra["workers"] = workers
-        extra["restarted_workers"] = pool.restarts
-        extra["nodes"] = len({w.get("node") for w in extra["worker_info"] if w.get("node")})
-        run, latency, pairs = stage.finish(input_run, job.qids, done)
-        info = {**describe, "device": device}  # as in-process: the stage's device, not each worker's view of it
-        return StageResult(run, latency, load_s, warmup_s, wall_s, pairs, resumed, info, extra)
 
 
 def _failures(ray: Any) -> tuple[type[BaseException], ...]:
@@ -149,7 +163,7 @@ def _wait_ready(ray: Any, pool: Pool, patience_s: float = 120.0) -> None:
 
 
 class _Scheduler:
-    """Hands queries to free workers and yields finished rows; a dead worker's queries are queued again."""
+    """Hands batches to free workers and yields each finished batch's rows; a dead worker's batches are queued again."""
 
     def __init__(self, ray: Any, pool: Pool, items: Iterator[Any]):
         self.ray = ray
@@ -174,14 +188,13 @@ class _Scheduler:
                 item = self._next()
                 if item is None:
                     return
-                (qid, ids), query, passages = item
-                self.pending[slot.actor.score.remote(qid, ids, query, passages)] = (slot, item)
+                self.pending[slot.actor.process.remote(item)] = (slot, item)
                 slot.in_flight += 1
 
     def _lost(self, slot: Slot, exc: BaseException) -> None:
         self.pool.replace(slot, _reason(exc))
 
-    def rows(self) -> Iterator[dict[str, Any]]:
+    def rows(self) -> Iterator[list[dict[str, Any]]]:
         self._fill()
         while self.pending or self.loading:
             ready, _ = self.ray.wait([*self.pending, *self.loading], num_returns=1, timeout=WAIT_S)
@@ -199,18 +212,18 @@ class _Scheduler:
                 slot, item = self.pending.pop(ref)
                 slot.in_flight -= 1
                 try:
-                    row = self.ray.get(ref)
+                    rows = self.ray.get(ref)
                 except self.ray.exceptions.RayTaskError as exc:
                     _raise_cause(exc)
                 except self.failures as exc:
-                    log.warning("query %s lost with worker %d: queued again", item[0][0], slot.index)
+                    log.warning("%d queries (from %s) lost with worker %d: queued again", len(item), _qid(item[0]), slot.index)
                     self.retry.append(item)
                     self._lost(slot, exc)
                     self._fill()
                     continue
-                slot.queries += 1
-                slot.ms.append(float(row["ms"]))
-                yield row
+                slot.queries += len(rows)
+                slot.ms.extend(float(row["ms"]) for row in rows)
+                yield rows
                 self._fill()
             if not self.pending and (self.retry or self._has_more()) and not self.loading:
                 raise BenchError("no Ray worker is left to score the remaining queries; run the same command again to resume")
@@ -222,3 +235,9 @@ class _Scheduler:
             return False
         self.retry.append(item)
         return True
+
+
+def _qid(unit: Any) -> str:
+    from ..work import unit_qid
+
+    return unit_qid(unit)

@@ -1,13 +1,11 @@
-"""One model replica in a Ray actor, and the driver's handle on each replica.
+"""One replica of a stage's worker in a Ray actor, and the driver's handle on each replica.
 
-:class:`RerankWorker` is created with the stage (its located model, settings and options:
-plain dataclasses, so it pickles) and loads the model in its constructor; Ray holds
-method calls until the constructor returns. It scores whole queries; with two calls in
-flight one query is tokenised while the other runs (two locks: one preparing, one on the
-model), so tokenisation hides behind the forward pass as in the local engine. A query's
-milliseconds are the worker's pipeline time, measured inside the actor with the device
-synchronised: from the later of the call's arrival and the previous query's scores, to
-this query's scores.
+:class:`StageWorker` is created with the stage (plain dataclasses and located folders, so it
+pickles), builds the stage's worker and loads it in its constructor; Ray holds method calls
+until the constructor returns. It processes whole batches of queries through a
+:class:`~bench.work.Runner`, the same clock as in-process: with two batches in flight one is
+prepared (tokenised) while the other runs, and a batch's milliseconds run from the later of
+its arrival and the previous batch's end to its rows (device synchronised).
 
 A load failure is kept and raised by every call, so the driver sees the original
 :class:`~bench.errors.BenchError` (one line) rather than a dead actor.
@@ -18,75 +16,58 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT = 2  # queries handed to a worker at once: one running, one being tokenised
+IN_FLIGHT = 2  # batches handed to a worker at once: one running, one being prepared
 
 
-class RerankWorker:
-    """A loaded reranker on the worker's device; ``score`` returns one finished query's row."""
+class StageWorker:
+    """A loaded worker of a stage on the replica's device; ``process`` returns one finished batch's rows."""
 
     def __init__(self, stage: Any, index: int, device: str, threads: int):
         import torch
 
         from ..rerankers.device import describe_device
+        from ..work import Runner
 
         torch.set_num_threads(threads)
         self.index = index
         self.device = device
-        self._prepare_lock = threading.Lock()
-        self._model_lock = threading.Lock()
-        self._last = 0.0
         self._error: BaseException | None = None
-        self.reranker: Any = None
+        self.runner: Any = None
         self.info: dict[str, Any] = {"worker": index, "node": _node_id(), "host": socket.gethostname(), "pid": os.getpid(),
                                      "device": device, "torch_threads": torch.get_num_threads()}
         try:
-            reranker = stage.create(device)
-            started = time.perf_counter()
-            reranker.load()
-            self.info["load_s"] = time.perf_counter() - started
-            started = time.perf_counter()
-            reranker.warmup()
-            self.info["warmup_s"] = time.perf_counter() - started
+            runner = Runner(stage.worker(device)).start()
+            self.info["load_s"] = runner.load_s
+            self.info["warmup_s"] = runner.warmup_s
             self.info["device_name"] = describe_device(device).get("name")
-            self.info["describe"] = reranker.describe()
-            self.reranker = reranker
+            self.info["describe"] = runner.worker.describe()
+            self.runner = runner
         except BaseException as exc:  # raised again by every call, so the driver gets the real error
             self._error = exc
 
     def ready(self) -> dict[str, Any]:
-        """Where this worker runs and how long its model took to load and warm up."""
+        """Where this worker runs and how long it took to load and warm up."""
         if self._error is not None:
             raise self._error
         return dict(self.info)
 
-    def score(self, qid: str, ids: list[str], query: str, passages: list[str]) -> dict[str, Any]:
-        """One query's row for the partial run: ``{"qid", "docs", "scores", "ms"}``."""
-        from ..rerankers.device import synchronize
-
+    def process(self, units: list[Any]) -> list[dict[str, Any]]:
+        """One batch's rows for the partial run (``qid``, ``docs``, ``scores``, ``ms`` ...)."""
         if self._error is not None:
             raise self._error
-        arrived = time.perf_counter()
-        with self._prepare_lock:
-            prepared = self.reranker.prepare(query, passages) if passages else None
-        with self._model_lock:
-            scores = self.reranker.score_prepared(query, passages, prepared)
-            synchronize(self.device)
-            now = time.perf_counter()
-            ms = (now - max(arrived, self._last)) * 1000.0
-            self._last = now
-        return {"qid": qid, "docs": ids, "scores": scores, "ms": ms}
+        return self.runner.process(units, time.perf_counter())  # type: ignore[no-any-return]
 
-    def peak_memory_mb(self) -> float | None:
+    def final(self) -> dict[str, Any]:
+        """What ran, described after the work (the batch size actually used), and the device's peak memory."""
         from ..rerankers.device import peak_memory_mb
 
-        return peak_memory_mb(self.device)
+        return {"describe": self.runner.worker.describe() if self.runner else {}, "peak_gpu_memory_mb": peak_memory_mb(self.device)}
 
 
 def _node_id() -> str | None:
@@ -107,6 +88,7 @@ class Slot:
     ready_ref: Any
     in_flight: int = 0
     queries: int = 0
+    final: dict[str, Any] = field(default_factory=dict)
     alive: bool = True
     info: dict[str, Any] = field(default_factory=dict)
     death: str | None = None
@@ -146,7 +128,7 @@ class Pool:
         self.max_restarts = max_restarts
         self.restarts = 0
         self.slots: list[Slot] = []
-        self._cls = ray.remote(RerankWorker)
+        self._cls = ray.remote(StageWorker)
 
     def add(self) -> Slot:
         options: dict[str, Any] = {"num_cpus": self.cpus, "num_gpus": self.gpus, "max_concurrency": IN_FLIGHT, "max_restarts": 0}
@@ -195,15 +177,14 @@ class Pool:
                 slot.info = {}
         return [slot.record() for slot in self.slots]
 
-    def peak_memory_mb(self) -> float | None:
-        peaks = []
+    def finals(self, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Each live replica's description after the work and its peak device memory."""
         for slot in self.live():
             try:
-                peaks.append(self.ray.get(slot.actor.peak_memory_mb.remote(), timeout=30))
-            except Exception:
-                continue
-        values = [p for p in peaks if p is not None]
-        return max(values) if values else None
+                slot.final = self.ray.get(slot.actor.final.remote(), timeout=timeout)
+            except Exception:  # died at the end: its facts are lost, not the run
+                slot.final = {}
+        return [s.final for s in self.live() if s.final]
 
     def stop(self) -> None:
         for slot in self.slots:

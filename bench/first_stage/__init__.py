@@ -1,10 +1,10 @@
 """First stages, by name in :data:`FIRST_STAGES`: ``bm25`` over the corpus, or the collection's given ``candidates``.
 
 A first stage is a :class:`~bench.stages.Stage` whose input is the query set. Its class
-has ``from_config(config, collection)`` and ``unavailable(collection)`` (why it cannot run
-on a collection, or None). ``auto`` picks one with :func:`choose`. Adding a first stage
-(dense retrieval, say) is one file plus one :data:`FIRST_STAGES` line; its own options come
-from ``[first_stage.options]``.
+has ``Options`` (a frozen dataclass: ``[first_stage.options]``, checked here before any
+work), ``from_config(config, collection, options)`` and ``unavailable(collection)`` (why it
+cannot run on a collection, or None). ``auto`` picks one with :func:`choose`. Adding a first
+stage (dense retrieval, say) is one file plus one :data:`FIRST_STAGES` line.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ FIRST_STAGES: Registry[Any] = Registry(
 
 def choose(kind: str, collection: Any) -> str:
     """The first stage to run: ``kind``, or for ``auto`` a local folder's given candidates, else BM25 over the corpus."""
+    if kind != "auto" and kind not in FIRST_STAGES:
+        raise ConfigError(f"unknown first stage {kind!r}; use one of auto, {', '.join(FIRST_STAGES.names())}")
     if kind == "auto":
         local = collection.source.startswith("local:")
         unranked = getattr(collection, "candidates_unranked", False)
@@ -51,6 +53,26 @@ def choose(kind: str, collection: Any) -> str:
 
 
 def create(config: Any, collection: Any) -> Any:
-    """The first stage of an experiment, ready to run."""
-    kind = choose(config.first_stage.kind, collection)
-    return FIRST_STAGES.get(kind).from_config(config, collection)
+    """The first stage of an experiment, its options checked, ready to run.
+
+    ``[first_stage.bm25]`` (BM25's parameters under their older name) is merged into the
+    options of the ``bm25`` stage; for any other first stage it is an error.
+    """
+    from ..options import build_options
+
+    first = config.first_stage
+    kind = choose(first.kind, collection)
+    cls = FIRST_STAGES.get(kind)
+    table = dict(first.options)
+    if first.bm25:
+        if kind != "bm25":
+            raise ConfigError(f"[first_stage.bm25] sets BM25 parameters, but the first stage is {kind}; drop it or use --first-stage bm25")
+        table = {**first.bm25, **table}
+    options = build_options(getattr(cls, "Options", None) or _no_options(), table, f"first_stage.options ({kind})")
+    return cls.from_config(config, collection, options)
+
+
+def _no_options() -> type:
+    from ..options import NoOptions
+
+    return NoOptions

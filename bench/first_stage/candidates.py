@@ -29,7 +29,7 @@ class CandidatesStage(Stage):
         return None
 
     @classmethod
-    def from_config(cls, config: Any, collection: Any) -> CandidatesStage:
+    def from_config(cls, config: Any, collection: Any, options: Any = None) -> CandidatesStage:
         return cls(collection, config.first_stage.depth)
 
     @functools.cached_property
@@ -40,7 +40,7 @@ class CandidatesStage(Stage):
     def key(self) -> dict[str, Any]:
         return {"kind": "candidates", "depth": self.depth, "candidates": self.collection.candidates_name, "content": self._content}
 
-    def run(self, job: Job, input_run: Run | None, partial: PartialRun) -> StageResult:
+    def run(self, job: Job, input_run: Run | None, partial: PartialRun, engine: Any = None) -> StageResult:
         given = self.collection.candidates
         info: dict[str, Any] = {"kind": "candidates", "candidates": self.collection.candidates_name}
         if getattr(self.collection, "candidates_unranked", False):

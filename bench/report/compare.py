@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import ConfigError, DataError
 from . import significance
-from .model import CASCADE_COLUMNS, DEGRADED, IMPROVED, LATENCY_COLUMNS, Cell, Column, Comparison, Report, Row
+from .model import CASCADE_COLUMNS, COST_COLUMNS, DEGRADED, IMPROVED, LATENCY_COLUMNS, Cell, Column, Comparison, Report, Row
 from .sources import Source, load_sources
 
 __all__ = ["DEGRADED", "IMPROVED", "LATENCY_COLUMNS", "Cell", "Column", "Comparison", "Report", "Row", "build_report"]
@@ -36,6 +36,8 @@ def _value(system: dict[str, Any], column: Column) -> float | None:
         return None if value is None else float(value)
     if column.kind == "latency":
         return _dig(system.get("latency") or {}, column.path)
+    if column.kind == "cost":
+        return _dig(system.get("cost") or {}, column.path)
     if system.get("model") is None:
         return None
     return _dig(system.get("info") or {}, ("parameters",))
@@ -158,6 +160,7 @@ def build_report(
     measures: list[str] | None = None,
     test: str = "t",
     alpha: float = 0.05,
+    options: dict[str, Any] | None = None,
 ) -> Report:
     """Read results records and compute the comparison table, significance and notes."""
     if isinstance(paths, (str, os.PathLike)):
@@ -174,6 +177,10 @@ def build_report(
     columns = [Column(c if multi else None, m, "measure", "max") for c in collections for m in chosen]
     latency = LATENCY_COLUMNS[:2] + (CASCADE_COLUMNS if _has_cascade(sources) else ()) + LATENCY_COLUMNS[2:]
     columns += [Column(c if multi else None, h, "latency", better, path) for c in collections for h, path, better in latency]
+    spent = [(s.get("cost") or {}) for src in sources for s in src.systems()]
+    calls = any(_dig(c, ("per_query", "calls")) for c in spent)  # malformed % is shown for every system that makes calls, 0 included
+    cost = [c for c in COST_COLUMNS if any(_dig(x, c[1]) for x in spent) or (calls and c[0] == "malformed %")]
+    columns += [Column(c if multi else None, h, "cost", better, path) for c in collections for h, path, better in cost]
     columns.append(Column(None, "params", "parameters", None))
     rows = _build_rows(sources, collections)
     baselines = _baselines(rows, sources, collections, baseline)
@@ -198,7 +205,10 @@ def build_report(
         comparison.p_holm = adjusted
         if adjusted < alpha and comparison.delta != 0:
             comparison.marker = IMPROVED if comparison.delta > 0 else DEGRADED
-    report = Report(sources, collections, chosen, columns, rows, baselines, comparisons, test, alpha, {}, notes)
+    from .options import from_records
+
+    chosen_options = from_records([s.record for s in sources], options)
+    report = Report(sources, collections, chosen, columns, rows, baselines, comparisons, test, alpha, {}, notes, chosen_options)
     _fill_cells(report)
     for source in sources:
         for note in source.record.get("notes") or []:

@@ -6,14 +6,13 @@ shown, and for every judged-relevant document shown its rank in each system up t
 ``DEPTH`` (``null``: not in the top ``DEPTH``), so the page can say "37 → 2". Snippets
 are kept only for the documents shown, at most ``SNIPPET`` characters each, which keeps
 DL19 with three systems well under a megabyte. Missing run files or a missing collection
-leave gaps (``null``) and a note, never an error. ``BENCH_EXPLORER_SNIPPETS=0`` leaves the
-passage text out (for reports committed where the corpus must not be redistributed).
+leave gaps (``null``) and a note, never an error. The report option ``snippets = false``
+leaves the passage text out (for reports committed where the corpus must not be redistributed).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -75,7 +74,7 @@ def _value(system: dict[str, Any], measure: str, qid: str) -> float | None:
 
 
 def build(record: dict[str, Any], record_path: str | Path, baseline: str | None = None, measure: str | None = None,
-          collection: Any | None = None, load: bool = True) -> dict[str, Any]:
+          collection: Any | None = None, load: bool = True, snippets: bool = True) -> dict[str, Any]:
     """The explorer's JSON for one record (``collection``: an already loaded one; ``load=False``: do not look for it)."""
     from ..trec import qid_order
 
@@ -115,8 +114,8 @@ def build(record: dict[str, Any], record_path: str | Path, baseline: str | None 
         ranks = {d: [None if p is None else p.get(d) for p in positions] for d in docs if judged.get(d, 0) >= RELEVANT}
         drill[qid] = {"top": tops, "labels": {d: judged[d] for d in docs if d in judged} if qrels is not None else None, "ranks": ranks}
     snippets: dict[str, str] = {}
-    if os.environ.get("BENCH_EXPLORER_SNIPPETS", "1") == "0":
-        notes.append("passage text left out (BENCH_EXPLORER_SNIPPETS=0): the drill-down shows ids and labels.")
+    if not snippets:
+        notes.append("passage text left out (report option snippets = false): the drill-down shows ids and labels.")
     elif collection is not None and shown:
         snippets = _snippets(collection, sorted(shown), notes)
     for note in notes:

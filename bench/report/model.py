@@ -17,6 +17,13 @@ LATENCY_COLUMNS = (
 )
 # shown when a reranker reads another reranker: the stage's own ms per query beside the cascade's cumulative ones
 CASCADE_COLUMNS = (("stage p50 ms/q", ("stage", "p50_ms"), "min"),)
+# what a query cost in model calls and tokens (path into system["cost"]); a column is shown when some system spent that unit
+COST_COLUMNS = (
+    ("calls/q", ("per_query", "calls"), "min"),
+    ("in tok/q", ("per_query", "input_tokens"), "min"),
+    ("out tok/q", ("per_query", "output_tokens"), "min"),
+    ("malformed %", ("malformed_rate",), "min"),
+)
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,7 @@ class Column:
 
     collection: str | None
     name: str
-    kind: str  # "measure" | "latency" | "parameters"
+    kind: str  # "measure" | "latency" | "cost" | "parameters"
     better: str | None  # "max" | "min" | None (never bolded)
     path: tuple[str, ...] = ()
 
@@ -42,6 +49,8 @@ class Column:
             return f"{value:{sign}.4f}"
         if self.kind == "parameters":
             return _count(value, signed)
+        if self.name == "malformed %":
+            return f"{100 * value:{sign}.1f}"
         digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
         return f"{value:{sign},.{digits}f}"
 
@@ -125,6 +134,7 @@ class Report:
     alpha: float
     cells: dict[tuple[tuple[str, str | None, str | None], str], Cell]
     notes: list[str]
+    options: Any = None  # bench.report.options.ReportOptions: what the report contains
     _index: dict[tuple[tuple[str, str | None, str | None], str, str], Comparison] = field(default_factory=dict, repr=False)
 
     @property

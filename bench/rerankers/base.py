@@ -8,10 +8,12 @@ float per passage, higher is more relevant. Scoring has two halves:
 * ``forward``: the model runs over those batches and the scores are scattered back to
   the input order.
 
-``score_stream`` runs the two halves as a two-stage pipeline: while the model scores one
-query, a background thread prepares the next (Hugging Face fast tokenizers and tensor
-construction release the GIL), so tokenisation is hidden behind the forward pass. It
-gives exactly the scores of ``score`` called in a loop (tests/test_perf_paths.py).
+The engines run the two halves as a two-stage pipeline (:class:`bench.work.Runner`): while
+the model scores one query, a background thread prepares the next (Hugging Face fast
+tokenizers and tensor construction release the GIL), so tokenisation is hidden behind the
+forward pass. It gives exactly the scores of ``score`` called in a loop
+(tests/test_perf_paths.py). :class:`bench.rerankers.pointwise.Pointwise` puts a family
+behind the ranking contract.
 
 On CUDA an out-of-memory batch is retried at half the size (logged); only a batch of one
 that does not fit is an error.
@@ -21,19 +23,18 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from ..errors import ModelError
 from ..options import NoOptions, as_dict
+from ..ranking import Family
 from .device import synchronize, torch_dtype
 from .locate import LocatedModel
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ class Batches:
         return out
 
 
-class Reranker:
-    """A reranker family: subclasses implement :meth:`_load`, :meth:`prepare` and :meth:`forward`.
+class Reranker(Family):
+    """A pointwise reranker family: subclasses implement :meth:`_load`, :meth:`prepare` and :meth:`forward`.
 
     A family also declares ``kind`` (its registry name), ``Options`` (a frozen dataclass of
     its own options, validated from ``[rerankers.options]`` and part of the run's hash) and
@@ -106,11 +107,6 @@ class Reranker:
         self.model: Any = None
         self.tokenizer: Any = None
         self.batch_size = settings.batch_size
-
-    @classmethod
-    def recognises(cls, located: LocatedModel) -> int:
-        """0 when ``located`` is not of this family; higher is more specific (the most specific family wins)."""
-        return 0
 
     # -- lifecycle -------------------------------------------------------------------
     def load(self) -> None:
@@ -143,7 +139,8 @@ class Reranker:
             "parameters": self.parameters(),
             "device": self.settings.device,
             "dtype": self.settings.dtype,
-            "batch_size": self.settings.batch_size,
+            "batch_size": self.batch_size,  # the size used: smaller than asked after a CUDA OOM back-off
+            **({"batch_size_requested": self.settings.batch_size} if self.batch_size != self.settings.batch_size else {}),
             "max_length": self.settings.max_length,
             "pipelined_tokenisation": True,
             "options": as_dict(self.options),
@@ -168,36 +165,6 @@ class Reranker:
     def score_prepared(self, query: str, passages: list[str], prepared: Any) -> list[float]:
         """The forward half of :meth:`score` for inputs :meth:`prepare` made (engines that pipeline the halves themselves)."""
         return self._checked(query, passages, self.forward(prepared)) if passages else []
-
-    def score_stream(self, items: Iterable[tuple[T, str, Sequence[str]]]) -> Iterator[tuple[T, list[float]]]:
-        """Score ``(key, query, passages)`` items in order, preparing item i+1 while item i runs.
-
-        Yields ``(key, scores)`` as each item finishes. An error raised while producing the
-        next item (by ``items`` itself) surfaces only after the current item has been
-        yielded, so a caller that records finished items loses nothing to the look-ahead.
-        """
-        source = iter(items)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-tokenise") as pool:
-
-            def submit() -> tuple[tuple[T, str, list[str]], Future[Any]] | BaseException | None:
-                try:
-                    key, query, passages = next(source)
-                except StopIteration:
-                    return None
-                except BaseException as exc:  # re-raised after the current item is done
-                    return exc
-                passages = list(passages)
-                return (key, query, passages), pool.submit(self.prepare, query, passages) if passages else _done(None)
-
-            pending = submit()
-            while pending is not None:
-                if isinstance(pending, BaseException):
-                    raise pending
-                (key, query, passages), future = pending
-                prepared = future.result()
-                pending = submit()
-                scores = self._checked(query, passages, self.forward(prepared)) if passages else []
-                yield key, scores
 
     def _checked(self, query: str, passages: list[str], scores: list[float]) -> list[float]:
         for passage, value in zip(passages, scores, strict=True):
@@ -282,12 +249,6 @@ class Reranker:
             done += len(chunk)
             queue.pop(0)
         return results
-
-
-def _done(value: Any) -> Future[Any]:
-    future: Future[Any] = Future()
-    future.set_result(value)
-    return future
 
 
 def pad(features: list[dict[str, list[int]]], pad_id: int) -> dict[str, Any]:

@@ -1,31 +1,29 @@
-"""A reranker as a stage: the top-k of its input stage rescored by one model, the rest kept in input order.
+"""A ranker as a stage: the top-k of its input stage ranked by one family, the rest kept in input order.
 
-The key holds the family, the model (spec, revision, content fingerprint), the corpus the
-model reads, ``top_k``, the resolved inference settings and every family option; how the
-work is spread (the engine, the number of workers) is not part of it, so a run started on
-one worker can be finished on eight. The engine (``local`` in-process, or ``ray``) scores
-the queries and appends each finished one to the partial run.
+The key holds the family, what its model source declares (a folder: spec, revision, content
+fingerprint and the resolved inference settings; an endpoint: the served model id and the
+revision the user states; nothing: nothing), the corpus the model reads, ``top_k`` and the
+family's options that change the output. How the work is spread (the engine, the number of
+workers, queries per batch) is not part of it, so a run started on one worker can be
+finished on eight. Any engine runs it: its units are :class:`~bench.ranking.Request` s, its
+worker a loaded :class:`~bench.ranking.Ranker`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from ..errors import ConfigError, DataError
-from ..options import as_dict
-from ..partial import PartialRun
-from ..stages import Job, Stage, StageResult
+from ..ranking import ENDPOINT, FOLDER, Ranker, Request
+from ..stages import Job
 from ..trec import Run, ranked
-from .base import ModelSettings, Reranker
-from .locate import LocatedModel
-from .passages import Passages, combine, expand
+from ..work import EngineStage
+from .passages import Passages
 
 log = logging.getLogger(__name__)
-
-Item = tuple[tuple[str, list[str]], str, list[str]]
 
 
 def assemble(first: Mapping[str, float], docs: list[str], scores: list[float]) -> dict[str, float]:
@@ -39,52 +37,83 @@ def assemble(first: Mapping[str, float], docs: list[str], scores: list[float]) -
     return out
 
 
-class RerankStage(Stage):
-    """One reranker of an experiment (what it needs to build its model anywhere, engine workers included)."""
+class RankWorker:
+    """A ranker as an engine worker: requests in, rows (one per query) out."""
 
-    def __init__(self, name: str, located: LocatedModel, kind: str, options: Any, settings: ModelSettings, top_k: int,
-                 corpus: str | None, engine: str = "local", engine_options: Any = None, passages: Passages | None = None):
+    def __init__(self, ranker: Ranker):
+        self.ranker = ranker
+        self.device = getattr(ranker, "device", "cpu")
+
+    def load(self) -> None:
+        self.ranker.load()
+
+    def warmup(self) -> None:
+        self.ranker.warmup()
+
+    def describe(self) -> dict[str, Any]:
+        return self.ranker.describe()
+
+    def prepare(self, requests: list[Request]) -> Any:
+        return self.ranker.prepare(requests)
+
+    def process(self, prepared: Any) -> list[dict[str, Any]]:
+        return [ranking.row(0.0) for ranking in self.ranker.rank(prepared)]
+
+
+class RerankStage(EngineStage):
+    """One ranker of an experiment (what it needs to build its model anywhere, engine workers included)."""
+
+    def __init__(self, name: str, located: Any, family: type, options: Any, settings: Any, top_k: int, corpus: str | None,
+                 passages: Passages | None = None, queries_per_batch: int | None = None):
         self.name = name
-        self.model = located.spec
-        self.located = located
-        self.kind = kind
+        self.located = located  # a LocatedModel for folder sources, else None
+        self.family = family
+        self.kind = family.kind
+        self.source = family.source(options)
+        self.model = located.spec if located is not None else getattr(options, "model", None) or None
         self.options = options
         self.settings = settings
         self.top_k = top_k
         self.corpus = corpus
-        self.engine = engine
-        self.engine_options = engine_options
         self.passages = passages  # long documents: FirstP / MaxP windows (None: the whole text, truncated by the model)
+        self.queries_per_batch = queries_per_batch or family.QUERIES_PER_BATCH
+        self.device = settings.device
 
     def key(self) -> dict[str, Any]:
-        settings = {k: v for k, v in asdict(self.settings).items() if k not in ("trust_remote_code", "allow_pickle")}
-        settings["device"] = self.settings.device.split(":")[0]  # cuda:0 and cuda:1 give the same scores
-        key = {
-            "kind": self.kind,
-            "model": self.located.spec,
-            "revision": self.located.revision,
-            "fingerprint": self.located.fingerprint(),
-            "corpus": self.corpus,  # the text the model reads
-            "top_k": self.top_k,
-            "settings": settings,
-            "options": as_dict(self.options),
-        }
+        key: dict[str, Any] = {"kind": self.kind}
+        if self.source == FOLDER:  # the same fields, in the same order, as before the ranking contract: hashes are kept
+            settings = {k: v for k, v in asdict(self.settings).items() if k not in ("trust_remote_code", "allow_pickle")}
+            settings["device"] = self.settings.device.split(":")[0]  # cuda:0 and cuda:1 give the same scores
+            key.update({"model": self.located.spec, "revision": self.located.revision, "fingerprint": self.located.fingerprint()})
+            key.update({"corpus": self.corpus, "top_k": self.top_k, "settings": settings})
+        else:
+            if self.source == ENDPOINT:
+                key["endpoint"] = self.family.endpoint_key(self.options)
+            key.update({"corpus": self.corpus, "top_k": self.top_k})
+        key["options"] = self.family.key_options(self.options)
         if self.passages is not None:  # only when set, so runs made before this option keep their hash
             key["passages"] = self.passages.describe()
         return key
 
-    def create(self, device: str | None = None) -> Reranker:
-        """An unloaded reranker (on ``device`` when an engine worker has its own)."""
-        from dataclasses import replace
-
-        from . import FAMILIES
+    def create(self, device: str | None = None) -> Ranker:
+        """An unloaded ranker (on ``device`` when an engine worker has its own)."""
+        from .base import Reranker
+        from .pointwise import Pointwise
 
         settings = self.settings if device is None else replace(self.settings, device=device)
-        return FAMILIES.get(self.kind)(self.located, settings, self.options)
+        if issubclass(self.family, Reranker):
+            return Pointwise(self.family(self.located, settings, self.options), self.passages)
+        return self.family(self.located, settings, self.options)  # type: ignore[no-any-return]
 
-    def check_input(self, input_run: Run, qids: list[str]) -> None:
+    def worker(self, device: str | None = None) -> RankWorker:
+        return RankWorker(self.create(device))
+
+    def check(self, job: Job, input_run: Run | None) -> None:
         from ..collection.unranked import is_unranked
 
+        if input_run is None:
+            raise ConfigError(f"{self.name}: a ranker needs an input stage")
+        qids = job.qids
         depth = max((len(input_run.get(q, {})) for q in qids), default=0)
         if self.top_k < depth and is_unranked(input_run, qids):  # its "top k" would be k documents chosen by doc id
             raise ConfigError(
@@ -97,11 +126,13 @@ class RerankStage(Stage):
                 f"use --top-k {depth} or less"
             )
 
-    def items(self, job: Job, input_run: Run, qids: list[str]) -> Iterator[Item]:
-        """``((qid, doc ids), query, passages)`` for each query: the input's top_k and their text."""
+    def units(self, job: Job, input_run: Run | None, qids: list[str]) -> Iterator[Request]:
+        """A :class:`Request` per query: the input's top_k, their text and input scores."""
+        assert input_run is not None
         docs = job.collection.docs
         for qid in qids:
-            ids = [d for d, _ in ranked(input_run.get(qid, {}))[: self.top_k]]
+            top = ranked(input_run.get(qid, {}))[: self.top_k]
+            ids = [d for d, _ in top]
             texts = docs.get_many(ids)
             missing = [d for d in ids if not texts.get(d, "").strip()]
             if missing:
@@ -109,32 +140,15 @@ class RerankStage(Stage):
                     f"candidate document {missing[0]!r} for query {qid!r} has no text in the corpus "
                     f"({len(missing)} such); add the text or use a candidate run over this corpus"
                 )
-            if self.passages is None:
-                yield (qid, ids), job.collection.queries[qid], [texts[d] for d in ids]
-            else:  # every window is a pair; finish() keeps each document's best (MaxP) or only (FirstP) window
-                window_ids, windows = expand(self.passages, ids, [texts[d] for d in ids])
-                yield (qid, window_ids), job.collection.queries[qid], windows
+            yield Request(qid, job.collection.queries[qid], tuple(ids), tuple(texts[d] for d in ids), tuple(s for _, s in top))
 
-    def run(self, job: Job, input_run: Run | None, partial: PartialRun) -> StageResult:
-        from ..engines import ENGINES
+    def to_run(self, input_run: Run | None, row: dict[str, Any]) -> dict[str, float]:
+        return assemble((input_run or {}).get(row["qid"], {}), row["docs"], row["scores"])
 
-        assert input_run is not None, "a reranker needs an input run"
-        self.check_input(input_run, job.qids)
-        result: StageResult = ENGINES.get(self.engine).run(self, job, input_run, partial)
+    def run(self, job: Job, input_run: Run | None, partial: Any, engine: Any = None) -> Any:
+        result = super().run(job, input_run, partial, engine)
         if self.passages is not None:
             result.info["passages"] = self.passages.describe()  # the record names the strategy
+        if self.source != FOLDER:
+            result.info.setdefault("source", self.source)
         return result
-
-    @staticmethod
-    def finish(input_run: Run, qids: list[str], done: dict[str, dict[str, Any]]) -> tuple[Run, dict[str, float], int]:
-        """The run, per-query ms and pair count from every query's finished row."""
-        run: Run = {}
-        latency: dict[str, float] = {}
-        pairs = 0
-        for qid in qids:
-            row = done[qid]
-            docs, scores = combine(row["docs"], row["scores"])  # windows -> documents (a no-op without windows)
-            run[qid] = assemble(input_run.get(qid, {}), docs, scores)
-            latency[qid] = float(row["ms"])
-            pairs += len(row["docs"])  # pairs scored: windows when documents are windowed
-        return run, latency, pairs
