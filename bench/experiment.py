@@ -12,13 +12,14 @@ record.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import collection as collection_mod
-from . import results, startup
+from . import results
 from .config import ExperimentConfig, RerankerConfig
 from .errors import ConfigError
 from .measures import parse_measures
@@ -62,8 +63,8 @@ def _query_ids(config: ExperimentConfig, collection: collection_mod.Collection) 
 
 
 def _settings(reranker: RerankerConfig, config: ExperimentConfig) -> Any:
+    from .device import resolve_device, resolve_dtype
     from .rerankers import ModelSettings
-    from .rerankers.device import resolve_device, resolve_dtype
 
     device = resolve_device(reranker.device)
     return ModelSettings(
@@ -170,6 +171,43 @@ def slug_name(model: str) -> str:
     return slug(model.rstrip("/").split("/")[-1].lower(), "ranker")
 
 
+PREWARM_MODULES = ("scipy.stats", "matplotlib.figure", "matplotlib.backends.backend_agg")
+_prewarmed: threading.Thread | None = None
+
+
+def prewarm() -> threading.Thread | None:
+    """Import evaluation's and the report's modules in a daemon thread (once per process), while a model runs.
+
+    After the first stage, evaluation (numba, ranx's metric functions, numba's typed lists) and
+    the report (scipy.stats, matplotlib's Agg canvas) spend about two seconds importing before
+    any work; the model's forward passes release the GIL, so the imports overlap them. Nothing
+    is computed there, and a failure is logged and ignored: the main thread then imports as it
+    would have. ``BENCH_FAST_START=0`` turns it off.
+    """
+    global _prewarmed
+    from .lazy_import import enabled
+
+    if not enabled():
+        return None
+    if _prewarmed is None:
+        _prewarmed = threading.Thread(target=_prewarm_work, name="bench-prewarm", daemon=True)
+        _prewarmed.start()
+    return _prewarmed
+
+
+def _prewarm_work() -> None:
+    import importlib
+
+    try:
+        from .evaluate import warm_up
+
+        warm_up()
+        for name in PREWARM_MODULES:
+            importlib.import_module(name)
+    except Exception as exc:  # an optional speed-up: never an error
+        log.debug("prewarm stopped: %s", exc)
+
+
 @dataclass
 class Outcome:
     """What ``run`` gives back: the record and where it was written."""
@@ -198,7 +236,11 @@ def run(
     base_dir = Path(experiment_file).parent if experiment_file else None
     data_dir = resolve_data_dir(config.data_dir, base_dir)
     collection = collection_mod.load(config.collection, data_dir, config.first_stage.candidates_file, config.collection_type)
-    measures = parse_measures(list(config.measures or collection.measures))
+    from .evaluate import family_of
+
+    family = family_of(collection)  # an unknown --collection-type is refused here, before any work
+    collection.family = family.name
+    measures = parse_measures(list(config.measures or family.measures))
     qids = _query_ids(config, collection)
     log.info("collection %s: %d judged queries (%s)", collection.name, len(qids), collection.source)
     stages = plan(config, collection)  # every model found, every option checked, before the first stage's long work
@@ -208,7 +250,7 @@ def run(
 
     for planned in stages:
         if planned.input is not None:
-            startup.prewarm()  # evaluation's and the report's imports overlap the model's forward passes
+            prewarm()  # evaluation's and the report's imports overlap the model's forward passes
         upstream = outputs[planned.input] if planned.input is not None else None
         outputs[planned.stage.name] = cached_stage(planned.stage, job, upstream, ENGINES.get(planned.engine))
     judged = {q: collection.qrels[q] for q in qids}

@@ -200,7 +200,7 @@ class Runner:
         return self
 
     def _timed(self, prepared: Any, since: float) -> list[dict[str, Any]]:
-        from .rerankers.device import synchronize
+        from .device import synchronize
 
         rows = self.worker.process(prepared)
         synchronize(self.worker.device)

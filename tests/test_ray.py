@@ -20,8 +20,7 @@ import pytest
 from test_resume import make_big_collection
 
 from bench.cli import main
-from bench.config import from_dict
-from bench.config import ExecutionConfig
+from bench.config import ExecutionConfig, from_dict
 from bench.engines.execution import cpus, gpus
 from bench.errors import ConfigError
 
@@ -118,7 +117,7 @@ def test_two_workers_give_the_bytes_of_one_process(ray_instance, big, tiny_cross
 
 def _killing_progress(count: int, kill):
     """The Ray engine's progress iterator, plus ``kill(slot)`` of worker 0 once ``count`` rows have arrived."""
-    import bench.engines.ray as engine
+    import bench.work as engine
 
     real = engine.progress
 
@@ -160,7 +159,7 @@ def test_a_worker_killed_mid_run_loses_no_query_and_writes_none_twice(ray_instan
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Pool, "add", add)
         mp.setattr(PartialRun, "append", append)
-        mp.setattr("bench.engines.ray.progress", _killing_progress(5, kill))
+        mp.setattr("bench.work.progress", _killing_progress(5, kill))
         with caplog.at_level("WARNING"):
             system = _ray_run(big, tiny_cross_encoder, tmp_path / "out")
     capsys.readouterr()

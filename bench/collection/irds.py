@@ -13,7 +13,6 @@ from ..store import stable_hash
 from ..trec import Qrels, Run
 from .base import Collection, doc_text
 from .local import check_collection
-from .official import family_for
 from .unranked import describe as describe_candidates
 
 log = logging.getLogger(__name__)
@@ -147,7 +146,7 @@ def load_ir_datasets(name: str, dataset_id: str, collection_type: str | None = N
     try:
         dataset = ir_datasets.load(dataset_id)
     except KeyError:
-        from . import unknown_collection
+        from .names import unknown_collection
 
         raise unknown_collection(name) from None
     with _quiet_ir_datasets():
@@ -155,7 +154,6 @@ def load_ir_datasets(name: str, dataset_id: str, collection_type: str | None = N
 
 
 def _read_ir_datasets(name: str, dataset_id: str, dataset: Any, collection_type: str | None = None) -> Collection:
-    family = family_for(dataset_id, collection_type)
     for needed in ("queries", "qrels"):
         if not getattr(dataset, f"has_{needed}")():
             raise DataError(f"ir_datasets {dataset_id!r} has no {needed}; choose a dataset id with queries and qrels")
@@ -187,8 +185,8 @@ def _read_ir_datasets(name: str, dataset_id: str, dataset: Any, collection_type:
         docs=IrDatasetsDocs(dataset, dataset_id, name) if dataset.has_docs() else None,
         candidates=candidates,
         candidates_name="scoreddocs" if candidates is not None else None,
-        measures=family.measures,
-        family=family.name,
+        rules_id=dataset_id,
+        type_hint=collection_type,
         candidates_unranked=candidates is not None and describe_candidates(f"{dataset_id} scoreddocs", candidates),
     )
 

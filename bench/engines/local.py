@@ -35,7 +35,7 @@ class LocalSession:
 
     def finish(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """What ran (described after the work: a batch size halved by an OOM back-off is the one reported) and engine facts."""
-        from ..rerankers.device import peak_memory_mb
+        from ..device import peak_memory_mb
 
         device = self.runner.worker.device
         return self.runner.worker.describe(), {"peak_gpu_memory_mb": peak_memory_mb(device), "engine": "local", "workers": 1}
