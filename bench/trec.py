@@ -19,7 +19,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from .errors import DataError
@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 _BLANKS = re.compile(r"[ \t]+")
 # Every character str.split() splits at besides " \t\r\n" (the str.isspace() ones; tests/test_trec_tolerance.py checks
-# the list). Fields are split at ASCII blanks only, as trec_eval does (MS MARCO text holds U+0085), so str.split() is
-# used only on text with none of these, where it gives the same fields ~2.5x faster than the regex.
+# the list). Fields are split at " " and "\t" only (MS MARCO text holds U+0085), so the faster str.split() is used only
+# on text with none of these, where it gives the same fields (BENCHMARKS.md, "Reading a large run").
 _OTHER_SPACES = "\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 Run = dict[str, dict[str, float]]
@@ -63,7 +63,7 @@ def _read_lines(path: Path) -> Iterable[tuple[int, str]]:
 
 
 def _fields(line: str) -> list[str]:
-    """Split on ASCII blanks only, as trec_eval does (str.split() would also split at U+0085); a blank line has none."""
+    """Split at " " and "\t" only (str.split() would also split at U+0085, found in MS MARCO text); a blank line has none."""
     line = line.rstrip("\r")
     if not line.strip():
         return []
@@ -72,26 +72,31 @@ def _fields(line: str) -> list[str]:
 
 def _splitter(text: str) -> Callable[[str], list[str]]:
     """The fastest splitter that gives ``_fields``' answer on every line of ``text``."""
-    if not any(c in text for c in _OTHER_SPACES) and text.count("\r") == text.count("\r\n"):  # "\r" only as _fields strips it
-        return str.split
-    return _fields
+    if any(c in text for c in _OTHER_SPACES):
+        return _fields
+    if "\r" in text and text.count("\r") != text.count("\r\n"):  # a "\r" that is not the one _fields strips
+        return _fields
+    return str.split
 
 
-def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of every line trec_eval reads: blank lines and lines starting with '#' are skipped."""
+def _trec_lines(path: Path) -> tuple[list[str], Callable[[str], list[str]]]:
+    """The lines of a run or qrels file and the splitter for them. A line is skipped when it has no field or its first
+    field starts with '#' (a comment: the first field starts at the first non-blank character), as trec_eval skips it.
+    The readers loop over the lines themselves: a generator yielding each line's fields was measurably slower."""
     text = _read_text(path)
-    split = _splitter(text)
-    for number, line in enumerate(text.split("\n"), start=1):
-        cols = split(line)
-        if cols and cols[0][0] != "#":  # the first field starts at the first non-blank character
-            yield number, cols
+    # split on "\n" only: str.splitlines() also breaks at U+0085 and U+2028, which occur in MS MARCO text
+    return text.split("\n"), _splitter(text)
 
 
 def read_qrels(path: str | os.PathLike[str]) -> Qrels:
     """Read ``qid iter docid label`` lines; labels must be integers (trec_eval would read 'yes' as 0)."""
     path = Path(path)
     qrels: Qrels = {}
-    for number, cols in _records(path):
+    lines, split = _trec_lines(path)
+    for number, line in enumerate(lines, start=1):
+        cols = split(line)
+        if not cols or cols[0][0] == "#":
+            continue
         if len(cols) != 4:  # trec_eval: "Malformed line", for extra fields too
             raise DataError(f"{path}:{number}: expected 4 columns 'qid iter docid label', got {len(cols)}; fix or remove this line")
         qid, _, docid, label = cols
@@ -116,7 +121,12 @@ def read_run(path: str | os.PathLike[str]) -> Run:
     first_extra: tuple[int, list[str]] | None = None
     qid_now: str | None = None
     docs: dict[str, float] = {}
-    for number, cols in _records(path):
+    isfinite = math.isfinite
+    lines, split = _trec_lines(path)
+    for number, line in enumerate(lines, start=1):
+        cols = split(line)
+        if not cols or cols[0][0] == "#":
+            continue
         if len(cols) != 6:
             if len(cols) < 6:
                 raise DataError(f"{path}:{number}: expected 6 columns 'qid Q0 docid rank score tag', got {len(cols)}; fix this line")
@@ -128,7 +138,7 @@ def read_run(path: str | os.PathLike[str]) -> Run:
             score = float(score_text)
         except ValueError:
             raise DataError(f"{path}:{number}: score {score_text!r} is not a number; fix this line") from None
-        if not math.isfinite(score):
+        if not isfinite(score):
             raise DataError(f"{path}:{number}: score {score_text!r} is not finite; fix this line")
         if qid != qid_now:
             qid_now, docs = qid, run.setdefault(qid, {})
