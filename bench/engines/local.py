@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+from .. import waits
 from ..partial import PartialRun
 from ..progress import progress
 from ..rerankers.device import peak_memory_mb, synchronize
@@ -31,7 +32,7 @@ class LocalEngine:
         todo = [q for q in job.qids if q not in done]
         reranker = stage.create()
         started = time.perf_counter()
-        reranker.load()
+        waits.load_model(stage.name, reranker.load)  # within the load deadline: one line if it blocks
         load_s = time.perf_counter() - started
         started = time.perf_counter()
         reranker.warmup()
