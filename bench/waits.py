@@ -36,7 +36,7 @@ DEFAULTS: dict[str, float] = {
     "connect": 30.0,  # joining a Ray cluster (--ray-address / RAY_ADDRESS)
     "load": 1800.0,  # a model loading: in this process, or Ray workers starting and loading it
     "lock": 86400.0,  # another live process holding a run file's lock (it is computing the same thing)
-    "download_stall": 60.0,  # an ir_datasets download receiving no bytes
+    "download_stall": 30.0,  # an ir_datasets download receiving no bytes (per try; ir_datasets tries 3 times)
     "server": 600.0,  # a model server's health check passing (served models: an 8B model takes minutes to load)
     "request": 600.0,  # one request to a model server
 }
