@@ -35,8 +35,8 @@ def join(ray: Any, address: str, seconds: float | None = None, **kwargs: Any) ->
     fix = f"start one with `ray start --head`, fix --ray-address/RAY_ADDRESS, or raise {option('connect')}"
     with waiting(f"the Ray cluster at {address!r}", seconds, fix, ConfigError) as wait:
         probe(address, wait)
-        wait.detail = "Ray answers there, but ray.init has not returned: is this machine one of the cluster's nodes (else use ray://HOST:10001), " \
-                      f"with Ray {ray.__version__} like the cluster?"
+        wait.detail = ("Ray answers there, but ray.init has not returned: is this machine one of the cluster's nodes "
+                       f"(else use ray://HOST:10001), with Ray {ray.__version__} like the cluster?")
         logging.getLogger("ray._private.worker").addFilter(_not_main_thread_note)
         try:
             call(lambda: ray.init(address=address, **kwargs), wait)
