@@ -142,11 +142,16 @@ def _add_leaderboard(sub: Any) -> None:
     p.set_defaults(func="leaderboard")
 
 
+def _add_global_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """-v/-q/--debug, on the main parser (default False) and on every subcommand (default unset, so the main one's stays)."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="warnings and errors only")
+    parser.add_argument("--debug", action="store_true", default=default, help="show tracebacks for expected errors")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="IR evaluation harness: BM25 + rerankers, trec_eval-exact metrics, latency.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for expected errors")
+    _add_global_flags(parser, False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
     _add_evaluate(sub)
@@ -154,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reproduce(sub)
     _add_report(sub)
     _add_leaderboard(sub)
+    for command in sub.choices.values():  # `bench run ... -q` as well as `bench -q run ...`
+        _add_global_flags(command, argparse.SUPPRESS)
     return parser
 
 
@@ -167,6 +174,8 @@ def _setup_logging(args: argparse.Namespace) -> None:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         if "transformers" in sys.modules:  # imported before main() (called from Python): the variable is read at import
             sys.modules["transformers"].utils.logging.disable_progress_bar()
+    if args.quiet:  # ir_datasets' download bar; a long download still shows its heartbeat at WARNING after a minute
+        os.environ.setdefault("IR_DATASETS_DL_DISABLE_PBAR", "true")
     if not args.verbose:
         import warnings
 

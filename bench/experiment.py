@@ -77,7 +77,25 @@ def _settings(reranker: RerankerConfig, config: ExperimentConfig) -> Any:
     )
 
 
+def _stage_name(name: str) -> str:
+    return name.lower().replace("/", "-")
+
+
+def _explicit_names(config: ExperimentConfig, first: str) -> set[str]:
+    """The names given with ``name = ...``: each must be unique (an ``input`` must mean one stage); names derived from models avoid them."""
+    owner: dict[str, str] = {_stage_name(first): "the first stage"}
+    for i, cfg in enumerate(config.rerankers):
+        if not cfg.name:
+            continue
+        name, where = _stage_name(cfg.name), f"rerankers[{i}] (model {cfg.model})"
+        if name in owner:
+            raise ConfigError(f"{owner[name]} and {where} are both named {name!r}; give each a unique name")
+        owner[name] = where
+    return set(owner)
+
+
 def _unique_name(wanted: str, seen: set[str]) -> str:
+    """A name derived from a model id: ``-2``, ``-3`` ... appended while it is taken."""
     name, n = wanted, 2
     while name in seen:
         name, n = f"{wanted}-{n}", n + 1
@@ -148,13 +166,13 @@ def plan(config: ExperimentConfig, collection: Any) -> list[Planned]:
     engine = _engine(config) if config.rerankers else "local"
     first = first_stage.create(config, collection)
     planned = [Planned(first, None)]
-    seen = {first.name}
+    seen = _explicit_names(config, first.name)
     for i, cfg in enumerate(config.rerankers):
         where = f"rerankers[{i}] ({cfg.model})"
         stage = reranker_stage(cfg, config, collection, "", where)
         located = getattr(stage, "located", None)
         default = located.default_name() if located is not None else slug_name(cfg.model)
-        stage.name = _unique_name((cfg.name or default).lower().replace("/", "-"), seen)
+        stage.name = _stage_name(cfg.name) if cfg.name else _unique_name(_stage_name(default), seen)
         source = cfg.input or first.name
         earlier = [p.stage.name for p in planned]
         if source not in earlier:
@@ -228,8 +246,10 @@ def run(
     ``experiment_file`` (when the config came from one) anchors a relative ``data_dir``
     and is recorded so ``bench reproduce`` finds the data again on another checkout.
     """
+    from . import waits
     from .config import resolve_data_dir
 
+    waits.configure(**config.execution.deadlines())  # every wait below (locks, downloads, Ray, model loads) uses them
     started = time.perf_counter()
     git = results.git_commit()  # the code that runs is the code checked out now, not after a long run
     paths = Paths.for_output(output)

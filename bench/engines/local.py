@@ -52,7 +52,7 @@ class LocalEngine:
     @staticmethod
     @contextlib.contextmanager
     def open(stage: EngineStage, queries: int) -> Iterator[LocalSession]:
-        runner = Runner(stage.worker()).start()
+        runner = Runner(stage.worker()).start(deadline=stage.name)  # a load that blocks past [execution] load_timeout_s: one line
         describe = runner.worker.describe()
         log.info("%s: %s on %s (%s), loaded in %.1f s", stage.name, describe.get("kind", type(runner.worker).__name__),
                  runner.worker.device, describe.get("dtype", "-"), runner.load_s)

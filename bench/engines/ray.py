@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import ExecutionConfig
-from ..errors import BenchError
+from ..errors import BenchError, ModelError
 from .execution import cpus as worker_cpus
 from .execution import gpus as worker_gpus
 from .ray_worker import IN_FLIGHT, Pool, Slot, worker_device
@@ -132,9 +132,18 @@ def _reason(exc: BaseException) -> str:
 
 
 def _wait_ready(ray: Any, pool: Pool, patience_s: float = 120.0) -> None:
+    """:func:`_wait_ready_within` the ``load`` deadline (bench.waits): none ready in time is one line; the heartbeat says how many are."""
+    from .. import waits
+
+    fix = f"raise {waits.option('load')} for a model that needs longer; else check the workers' logs and the cluster's free resources"
+    with waits.waiting(f"Ray workers of {pool.stage.name} to start and load the model", waits.limit("load"), fix, ModelError) as wait:
+        _wait_ready_within(ray, pool, wait, patience_s)
+
+
+def _wait_ready_within(ray: Any, pool: Pool, wait: Any, patience_s: float) -> None:
     """Block until every worker has loaded (so the stage's wall time excludes loading), replacing any that die.
 
-    A worker still unscheduled after ``patience_s`` (a cluster waiting for its autoscaler)
+    A worker still unscheduled after ``patience_s`` or the deadline (a cluster waiting for its autoscaler)
     does not hold up the others: the run starts once one is ready, and it joins when it is.
     """
     failures = _failures(ray)
@@ -144,12 +153,13 @@ def _wait_ready(ray: Any, pool: Pool, patience_s: float = 120.0) -> None:
         if not waiting:
             return
         now = time.perf_counter()
-        if now - started > patience_s and any(s.info for s in pool.live()):
+        if (now - started > patience_s or wait.passed()) and any(s.info for s in pool.live()):
             log.warning("starting with %d workers; %d more join when Ray has room for them", len(pool.live()) - len(waiting), len(waiting))
             return
-        if now - last_note > 30:
-            log.warning("waiting for %d Ray workers to start (cluster resources: %s)", len(waiting), ray.available_resources())
+        if now - last_note > 5 or wait.passed():  # what the heartbeat and the deadline's line say
+            wait.detail = f"{len(waiting)} of {len(pool.live())} workers not ready; free cluster resources: {ray.available_resources()}"
             last_note = now
+        wait.check()
         ready, _ = ray.wait([s.ready_ref for s in waiting], num_returns=len(waiting), timeout=WAIT_S)
         for slot in waiting:
             if slot.ready_ref not in ready:
