@@ -117,10 +117,11 @@ class ExecutionConfig:
     load_timeout_s: float | None = None
     lock_timeout_s: float | None = None
     download_stall_s: float | None = None
+    batch_timeout_s: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for key in ("connect_timeout_s", "load_timeout_s", "lock_timeout_s", "download_stall_s"):
+        for key in ("connect_timeout_s", "load_timeout_s", "lock_timeout_s", "download_stall_s", "batch_timeout_s"):
             value = getattr(self, key)
             if value is not None and not value > 0:
                 raise ConfigError(f"{key} must be a positive number of seconds, got {value!r}")
@@ -136,7 +137,7 @@ class ExecutionConfig:
     def deadlines(self) -> dict[str, float | None]:
         """The deadlines by :mod:`bench.waits`' names (None: not set here)."""
         return {"connect": self.connect_timeout_s, "load": self.load_timeout_s, "lock": self.lock_timeout_s,
-                "download_stall": self.download_stall_s}
+                "download_stall": self.download_stall_s, "batch": self.batch_timeout_s}
 
     def engine_name(self) -> str:
         """The engine that runs the rankers: ``auto`` is ``ray`` for several workers or an address, else ``local``."""

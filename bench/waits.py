@@ -39,6 +39,7 @@ DEFAULTS: dict[str, float] = {
     "download_stall": 30.0,  # an ir_datasets download receiving no bytes (per try; ir_datasets tries 3 times)
     "server": 600.0,  # a model server's health check passing (served models: an 8B model takes minutes to load)
     "request": 600.0,  # one request to a model server
+    "batch": 3600.0,  # one batch of queries on a Ray worker (a worker hung mid-batch is replaced and its batches requeued)
 }
 ENV: dict[str, str] = {
     "connect": "BENCH_CONNECT_TIMEOUT_S",
@@ -47,8 +48,10 @@ ENV: dict[str, str] = {
     "download_stall": "BENCH_DOWNLOAD_STALL_S",
     "server": "BENCH_SERVER_TIMEOUT_S",
     "request": "BENCH_REQUEST_TIMEOUT_S",
+    "batch": "BENCH_BATCH_TIMEOUT_S",
 }
-KEYS: dict[str, str] = {"connect": "connect_timeout_s", "load": "load_timeout_s", "lock": "lock_timeout_s", "download_stall": "download_stall_s"}
+KEYS: dict[str, str] = {"connect": "connect_timeout_s", "load": "load_timeout_s", "lock": "lock_timeout_s", "download_stall": "download_stall_s",
+                        "batch": "batch_timeout_s"}
 _configured: dict[str, float] = {}
 
 

@@ -34,6 +34,7 @@ DEPTH = 12  # candidates per query; the toy reranks the top 10
 class ToyListwiseOptions:
     window: int = 4
     stride: int = 2
+    hang_once: str = ""  # a marker file: the first worker to rank query 3 creates it and hangs (a worker stuck mid-batch)
 
 
 class ToyListwise(Ranker):
@@ -45,6 +46,11 @@ class ToyListwise(Ranker):
     QUERIES_PER_BATCH = 4
 
     def rank(self, requests: list[Any]) -> list[Ranking]:
+        if self.options.hang_once and any(r.qid == "3" for r in requests) and not os.path.exists(self.options.hang_once):
+            Path(self.options.hang_once).touch()
+            import time
+
+            time.sleep(3600)
         calls: list[list[str]] = []
 
         def call(batch: list[Any]) -> list[tuple[list[int], dict[str, Any]]]:
@@ -133,6 +139,23 @@ def test_toy_listwise_on_ray_gives_the_local_bytes(toy_listwise, data: Path, tmp
     assert system["latency"]["engine"] == "ray" and system["latency"]["workers"] == 2
     assert Path(system["run_file"]).read_bytes() == Path(_toy(local)["run_file"]).read_bytes()
     assert sum(w["queries"] for w in system["latency"]["worker_info"]) == QUERIES
+
+
+def test_a_ray_worker_hung_mid_batch_is_replaced_at_the_batch_deadline(toy_listwise, data: Path, tmp_path: Path, capsys, caplog):
+    ray = pytest.importorskip("ray")
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    assert main(_args(data, local)) == 0, capsys.readouterr().err
+    experiment = tmp_path / "hang.toml"
+    experiment.write_text(f"""collection = "big"\ndata_dir = "{data}"\n[first_stage]\nkind = "candidates"\n
+[execution]\nworkers = 2\nbatch_timeout_s = 4\n[[rerankers]]\nmodel = "toy"\nkind = "toy-listwise"\ntop_k = 10\n
+[rerankers.options]\nhang_once = "{tmp_path / 'hung'}"\n""", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        assert main(["-q", "run", str(experiment), "--output", str(remote), "--name", "big"]) == 0, capsys.readouterr().err
+    system = _toy(remote)
+    assert (tmp_path / "hung").exists() and system["latency"]["restarted_workers"] == 1
+    assert "is past its deadline" in caplog.text and "batch_timeout_s" in caplog.text
+    assert Path(system["run_file"]).read_bytes() == Path(_toy(local)["run_file"]).read_bytes()
 
 
 _KILLER = r"""

@@ -183,6 +183,7 @@ class _Scheduler:
         self.pending: dict[Any, tuple[Slot, Any]] = {}
         self.loading: dict[Any, Slot] = {}  # replacements still loading: they get queries once ready
         self.failures = _failures(ray)
+        self.since: dict[Any, float] = {}  # when each pending batch was handed out, or a replacement started loading
 
     def _next(self) -> Any:
         if self.retry:
@@ -192,14 +193,38 @@ class _Scheduler:
     def _fill(self) -> None:
         for slot in self.pool.live():
             if not slot.info:
-                self.loading.setdefault(slot.ready_ref, slot)
+                if slot.ready_ref not in self.loading:
+                    self.loading[slot.ready_ref] = slot
+                    self.since[slot.ready_ref] = time.perf_counter()
                 continue
             while slot.in_flight < IN_FLIGHT:
                 item = self._next()
                 if item is None:
                     return
-                self.pending[slot.actor.process.remote(item)] = (slot, item)
+                ref = slot.actor.process.remote(item)
+                self.pending[ref] = (slot, item)
+                self.since[ref] = time.perf_counter()
                 slot.in_flight += 1
+
+    def _overdue(self) -> None:
+        """A worker past the batch deadline (hung mid-batch) or a replacement past the load deadline: replaced, its batches requeued."""
+        from .. import waits
+
+        now = time.perf_counter()
+        batch_s, load_s = waits.limit("batch"), waits.limit("load")
+        late = {slot.index: slot for ref, (slot, _) in self.pending.items() if now - self.since.get(ref, now) > batch_s}
+        late.update({slot.index: slot for ref, slot in self.loading.items() if now - self.since.get(ref, now) > load_s})
+        for slot in late.values():
+            held = [ref for ref, (s, _) in self.pending.items() if s is slot]
+            log.warning("worker %d is past its deadline (a batch over %s s, or loading over %s s; %s): it is replaced and its %d "
+                        "batches queued again", slot.index, f"{batch_s:g}", f"{load_s:g}", waits.option("batch"), len(held))
+            for ref in held:
+                self.retry.append(self.pending.pop(ref)[1])
+                slot.in_flight -= 1
+            self.loading.pop(slot.ready_ref, None)
+            self.pool.replace(slot, "past its deadline")
+        if late:
+            self._fill()
 
     def _lost(self, slot: Slot, exc: BaseException) -> None:
         self.pool.replace(slot, _reason(exc))
@@ -207,6 +232,7 @@ class _Scheduler:
     def rows(self) -> Iterator[list[dict[str, Any]]]:
         self._fill()
         while self.pending or self.loading:
+            self._overdue()
             ready, _ = self.ray.wait([*self.pending, *self.loading], num_returns=1, timeout=WAIT_S)
             for ref in ready:
                 if ref in self.loading:
