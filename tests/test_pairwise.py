@@ -197,23 +197,35 @@ def test_bad_options_and_templates_are_one_line_errors(t5: Path):
         ranker(t5, template="Query: {query} Document: {document} Relevant:")
 
 
-def test_pairwise_after_the_candidates_end_to_end(t5: Path, tmp_path: Path, capsys):
+def test_mono_then_duo_cascade_end_to_end_with_the_cost_figure(t5: Path, tmp_path: Path, capsys):
     from test_resume import make_big_collection
 
     from bench.cli import main
-
-    make_big_collection(tmp_path / "data" / "big", queries=3, docs_per_query=6, words=8)
-    args = ["-q", "run", "big", "--data-dir", str(tmp_path / "data"), "--first-stage", "candidates", "--model", str(t5),
-            "--kind", "pairwise", "--option", "k=4", "--top-k", "6", "--output", str(tmp_path / "out")]
-    assert main(args) == 0, capsys.readouterr().err
-    record = json.loads((tmp_path / "out" / "reports" / "big" / "results.json").read_text(encoding="utf-8"))
-    system = record["systems"][1]
-    assert system["info"]["kind"] == "pairwise" and system["info"]["options"]["aggregation"] == "sym-sum"
-    assert system["cost"]["per_query"]["calls"] == 12.0 and system["cost"]["per_query"]["input_tokens"] > 12 * 10
+    from bench.report.compare import build_report
+    from bench.report.figures import cost_points, render
     from bench.trec import ranked, read_run
 
-    run = read_run(system["run_file"])
-    for qid, docs in run.items():
-        order = [d for d, _ in ranked(docs)]
-        assert order[4:] == [f"q{qid}d5", f"q{qid}d6"]  # below k = 4: the candidates' order
+    make_big_collection(tmp_path / "data" / "big", queries=3, docs_per_query=6, words=8)
+    args = ["-q", "run", "big", "--data-dir", str(tmp_path / "data"), "--first-stage", "candidates", "--top-k", "6",
+            "--model", str(t5), "--kind", "seq2seq",
+            "--model", str(t5), "--kind", "pairwise", "--input", "tiny-duot5", "--option", "k=4", "--output", str(tmp_path / "out")]
+    assert main(args) == 0, capsys.readouterr().err
+    results = tmp_path / "out" / "reports" / "big" / "results.json"
+    record = json.loads(results.read_text(encoding="utf-8"))
+    mono, duo = record["systems"][1], record["systems"][2]
+    assert duo["info"]["kind"] == "pairwise" and duo["info"]["options"]["aggregation"] == "sym-sum"
+    assert duo["cost"]["per_query"]["calls"] == 12.0 and duo["cost"]["per_query"]["input_tokens"] > 12 * 10
+    mono_run, duo_run = read_run(mono["run_file"]), read_run(duo["run_file"])
+    for qid in duo_run:
+        mono_order, duo_order = [d for d, _ in ranked(mono_run[qid])], [d for d, _ in ranked(duo_run[qid])]
+        assert sorted(duo_order[:4]) == sorted(mono_order[:4]) and duo_order[4:] == mono_order[4:]  # below k: monoT5's order
     assert "calls/q" in (tmp_path / "out" / "reports" / "big" / "report.md").read_text(encoding="utf-8")
+    # the cost view: duoT5 at 12 calls, monoT5 at its 6 pairs (one input each), the candidates billed nothing
+    report = build_report([results])
+    placed, unplaced = cost_points(report, report.collections[0], "calls")
+    assert sorted((row.system, x, note) for row, x, _, note in placed) == [("tiny-duot5", 6.0, "pairs"), ("tiny-duot5-2", 12.0, "")]
+    assert [row.system for row, _ in unplaced] == [record["systems"][0]["name"]]
+    tokens, _ = cost_points(report, report.collections[0], "tokens")
+    assert [(row.system, x) for row, x, _, _ in tokens] == [("tiny-duot5-2", duo["cost"]["per_query"]["input_tokens"])]
+    assert [f.name for f in render(report)] == ["effectiveness-latency", "effectiveness-cost", "per-query-delta"]
+    assert (results.parent / "effectiveness-cost.png").is_file() and "effectiveness-cost.png" in (results.parent / "report.md").read_text()
