@@ -29,7 +29,7 @@ PROMPT_WORDS = (
     "provide The should be listed the most relevant passages first only respond with list without words explanations "
     "Answer alphabetical 0 21 22 23 24 25 26 27 28 29 30 100"
 ).split()
-PUNCTUATION = list(".,:;!?'\"()-_/=+*&%$#@{}|<") + ["\n", "\n\n"]
+PUNCTUATION = list(".,:;!?'\"()-_/=+*&%$#@{}|<") + [" ", "\n", "\t"]
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|' + message['role'] + '|>\n' + message['content'] + '</s>\n' }}"
@@ -46,21 +46,20 @@ def vocabulary(extra: list[str] = ()) -> list[str]:  # type: ignore[assignment]
 
 
 def word_tokenizer(extra: list[str] = ()) -> Any:  # type: ignore[assignment]
-    """The word-level fast tokenizer: words, digit runs and single punctuation marks are tokens; newlines are kept."""
-    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
+    """The word-level fast tokenizer: words, digit runs, single punctuation marks and single whitespace characters are tokens."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     vocab = {w: i for i, w in enumerate(vocabulary(extra))}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.normalizer = normalizers.Sequence([])
-    # split off newlines (kept as tokens), then spaces (dropped), punctuation and digit runs
+    # every whitespace character is a token of its own and the decoder glues tokens back as they are, so text made of
+    # known words round-trips exactly ("[12] > [3]" decodes as written, and a ranking's format can be checked)
     tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r"\n+"), behavior="isolated"),
-        pre_tokenizers.Split(Regex(r"[ \t]+"), behavior="removed"),
+        pre_tokenizers.Split(Regex(r"\s"), behavior="isolated"),
         pre_tokenizers.Punctuation(behavior="isolated"),
         pre_tokenizers.Digits(individual_digits=False),
     ])
-    # no decoder: tokens are joined with spaces ("[1] > [2]" decodes as "[ 1 ] > [ 2 ]"; rank_llm parses digits only)
+    tok.decoder = decoders.Fuse()
     tok.add_special_tokens(SPECIALS)
     out = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", bos_token="<s>", unk_token="<unk>",
                                   model_max_length=4096)

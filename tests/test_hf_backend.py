@@ -47,7 +47,8 @@ def test_tokenizer_has_the_ranking_tokens_and_a_chat_template(lm: Path):
     tok = AutoTokenizer.from_pretrained(lm)
     for token in RANKING:
         assert len(tok(token, add_special_tokens=False)["input_ids"]) == 1
-    assert tok("[12] > [3]", add_special_tokens=False)["input_ids"] == [tok.convert_tokens_to_ids(t) for t in ["[", "12", "]", ">", "[", "3", "]"]]
+    ids = tok("[12] > [3]", add_special_tokens=False)["input_ids"]
+    assert ids == [tok.convert_tokens_to_ids(t) for t in ["[", "12", "]", " ", ">", " ", "[", "3", "]"]] and tok.decode(ids) == "[12] > [3]"
     assert backend(lm).render(Prompt.chat(PROMPTS[0])) == "<|user|>\nrank [1] the cat [2] a dog</s>\n<|assistant|>\n"
 
 
@@ -95,7 +96,7 @@ def test_next_token_logprobs_are_the_last_position_log_softmax(lm: Path):
 
 def test_token_counts_context_and_describe(lm: Path):
     b = backend(lm)
-    assert b.count_tokens("[1] > [2]") == 7 and b.context_length() == 4096
+    assert b.count_tokens("[1] > [2]") == 9 and b.context_length() == 4096
     info = b.describe()
     assert info["backend"] == "hf" and info["dtype"] == "float32" and info["parameters"] > 0
 

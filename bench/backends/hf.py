@@ -79,6 +79,9 @@ class HfBackend(Backend):
         """The chat template's text (or the raw text): exactly what :meth:`encode` tokenises."""
         if prompt.text is not None:
             return prompt.text
+        if prompt.chat_template:
+            return str(self.tokenizer.apply_chat_template(prompt.as_messages(), chat_template=prompt.chat_template, tokenize=False,
+                                                          add_generation_prompt=prompt.add_generation_prompt))
         if not getattr(self.tokenizer, "chat_template", None):
             raise ModelError(f"model {self.model.spec!r} has no chat template (tokenizer_config.json chat_template); "
                              "add one to the folder or use a raw-text prompt")
@@ -97,7 +100,8 @@ class HfBackend(Backend):
         return ids
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        """What :meth:`encode` feeds the model (rank_llm's ``len(tokenizer.encode(prompt))`` for one-BOS tokenizers)."""
+        return len(self.encode(text))
 
     def context_length(self) -> int | None:
         limit = getattr(self.tokenizer, "model_max_length", None)
