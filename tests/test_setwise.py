@@ -260,3 +260,49 @@ def test_setwise_after_the_candidates_end_to_end(flan: Path, tmp_path: Path, cap
     assert per_query["calls"] >= 4 + 2 and per_query["input_tokens"] > 0  # build: nodes 3 2 1 0 (4 calls); 2 more extractions
     report = (tmp_path / "out" / "reports" / "big" / "report.md").read_text(encoding="utf-8")
     assert "calls/q" in report and "in tok/q" in report
+
+
+# ---------------------------------------------------------------- the family on a tiny causal chat LM (the hf backend)
+
+SETWISE_WORDS = "Given query which following passages most relevant one Output only passage label Passage".split()
+
+
+@pytest.fixture(scope="module")
+def chat_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from helpers_llm import make_chat_lm, word_tokenizer
+
+    return make_chat_lm(tmp_path_factory.mktemp("models") / "tiny-llama-chat", tokenizer=word_tokenizer(SETWISE_WORDS))
+
+
+def test_causal_generation_equals_llm_rankers_llama_path(chat_lm: Path):
+    """SetwiseLlmRanker's ``llama`` branch (chat template + " Passage:", one greedy token) against the family on the hf backend."""
+    setwise = _llmrankers()
+    pytest.importorskip("accelerate")
+    from llmrankers.rankers import SearchResult
+
+    peer = setwise.SetwiseLlmRanker(str(chat_lm), None, "cpu", num_child=3, k=10, scoring="generation", method="heapsort")
+    mine = ranker(chat_lm, scoring="generation", batch_size=4)
+    for seed in range(2):
+        req = request(f"q{seed}", 20, seed)
+        docs = [SearchResult(docid=d, score=0.0, text=peer.truncate(t, 128)) for d, t in zip(req.doc_ids, req.texts)]
+        theirs = peer.rerank(peer.truncate(req.query, 32), docs)
+        ranking = mine.rank(mine.prepare([req]))[0]
+        assert ranking.docs == [r.docid for r in theirs]
+        assert ranking.cost.calls == peer.total_compare and ranking.cost.input_tokens == peer.total_prompt_tokens
+        # llm-rankers counts the whole sequence (prompt + 1) as completion tokens; the family, the one generated token
+        assert ranking.cost.output_tokens == peer.total_compare == peer.total_completion_tokens - peer.total_prompt_tokens
+        assert ranking.docs[:10] != list(req.doc_ids[:10])
+
+
+def test_causal_likelihood_and_generation_through_the_backend(chat_lm: Path):
+    requests = [request(f"q{s}", n, s) for s, n in enumerate((20, 7))]
+    for scoring in ("likelihood", "generation"):
+        one = ranker(chat_lm, scoring=scoring, batch_size=1)
+        alone = [one.rank(one.prepare([r]))[0] for r in requests]
+        many = ranker(chat_lm, scoring=scoring, batch_size=8)
+        together = many.rank(many.prepare(requests))
+        for a, b in zip(alone, together, strict=True):
+            assert a.docs == b.docs and a.cost.as_dict() == b.cost.as_dict()
+        assert together[0].trace[0]["queries_in_call"] == 2
+        if scoring == "likelihood":
+            assert together[0].cost.output_tokens == 0 and "logprobs" in together[0].trace[0]

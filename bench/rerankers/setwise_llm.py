@@ -6,8 +6,8 @@ template with the generation prompt, then `` Passage:`` appended, so the next to
 label. ``generation``: one greedy token, decoded, stripped and upper-cased; a text that is
 not one of the set's labels is malformed and read as "A". ``likelihood`` (not in
 llm-rankers, which raises NotImplementedError for causal models): the backend's next-token
-log-probabilities of `` A``, `` B``, ... (the labels as they follow ``Passage:``), the first
-of equals winning. Passages are cut with the model's own tokenizer, as llm-rankers cuts them.
+log-probabilities of the labels' tokens as they follow ``Passage:`` (:func:`label_tokens`),
+the first of equals winning. Passages are cut with the model's own tokenizer, as llm-rankers cuts them.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class BackendJudge:
         self.backend.load()
         if getattr(self.backend, "tokenizer", None) is None:
             raise ModelError(f"setwise: backend {self.options.backend!r} exposes no tokenizer, and passages are cut to passage_length tokens with it")
+        self.label_tokens = label_tokens(self.backend.tokenizer, self.options.num_child + 1)
 
     def describe(self) -> dict[str, Any]:
         out = dict(self.backend.describe()) if self.backend is not None else {}
@@ -63,7 +64,7 @@ class BackendJudge:
 
         rendered = self._prompts(prompts)
         if self.options.scoring == "likelihood":
-            labels = [f" {c}" for c in LABELS[: max(sizes)]]
+            labels = list(self.label_tokens[: max(sizes)])
             rows = self.backend.next_token_logprobs(rendered, labels)
             out = []
             for prompt, row, size in zip(rendered, rows, sizes, strict=True):
@@ -77,3 +78,19 @@ class BackendJudge:
             best, malformed = parse_label(completion.text, size, last=False)
             out.append(Choice(best, completion.text, completion.prompt_tokens, completion.output_tokens, malformed))
         return out
+
+
+def label_tokens(tokenizer: Any, count: int) -> list[str]:
+    """Each label's token as it follows ``Passage:``: the first non-blank token ``Passage: X`` adds (``▁A`` in SentencePiece, ``ĠA`` in byte-level BPE)."""
+    base = tokenizer(SUFFIX, add_special_tokens=False)["input_ids"]
+    out = []
+    for label in LABELS[:count]:
+        ids = tokenizer(f"{SUFFIX} {label}", add_special_tokens=False)["input_ids"]
+        extra = ids[len(base):] if ids[: len(base)] == base else ids
+        token = next((t for t in extra if tokenizer.decode([t]).strip()), None)
+        if token is None:
+            raise ModelError(f"setwise: label {label!r} is no token of this model's tokenizer after 'Passage:'")
+        out.append(str(tokenizer.convert_ids_to_tokens(token)))
+    if len(set(out)) != len(out):
+        raise ModelError("setwise: two passage labels share a token in this model's tokenizer, so likelihood cannot tell them apart; use scoring = generation")
+    return out
