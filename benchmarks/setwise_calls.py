@@ -57,7 +57,7 @@ def main() -> None:
                 grades = [collection.qrels.get(q, {}).get(d, 0) for d in ids[q]]
                 count, spent = 0, 0
 
-                def judge(pending: list[tuple[int, list[int]]], q=q, grades=grades) -> list[int]:
+                def judge(pending: list[tuple[int, list[int]]], q=q, grades=grades, judge_name=judge_name, rng=rng) -> list[int]:
                     nonlocal count, spent
                     answers = []
                     for _, positions in pending:
