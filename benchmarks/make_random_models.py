@@ -1,7 +1,7 @@
 """Write random-weight models in the real shapes of one reranker per family (no hub access needed).
 
 Speed does not depend on weight values, so the benchmarks and the DL19 families experiment use
-these: monoT5-base (t5-base shape), Qwen3-Reranker-0.6B (Qwen3-0.6B shape, real 151,936-token
+these: monoT5-base and duoT5-base (t5-base shape), Qwen3-Reranker-0.6B (Qwen3-0.6B shape, real 151,936-token
 vocabulary) and answerai-colbert-small-v1 (BERT 384/12 layers, 96-dim projection, PyLate folder).
 Their tokenizers are trained on the DL19 passages with the family's special tokens, so token
 counts are realistic; their scores mean nothing.
@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 log = logging.getLogger("make_random_models")
 
-NAMES = {"seq2seq": "monot5-base-msmarco-random", "causal-lm": "qwen3-reranker-0.6b-random", "late-interaction": "answerai-colbert-small-v1-random"}
+NAMES = {"seq2seq": "monot5-base-msmarco-random", "causal-lm": "qwen3-reranker-0.6b-random", "late-interaction": "answerai-colbert-small-v1-random",
+         "pairwise": "duot5-base-msmarco-random"}
 
 
 def passages(data: Path, limit: int = 14_581) -> list[str]:
@@ -36,7 +37,7 @@ def passages(data: Path, limit: int = 14_581) -> list[str]:
     return texts
 
 
-def write_t5(folder: Path, texts: list[str]) -> None:
+def write_t5(folder: Path, texts: list[str], seed: int = 0) -> None:
     from helpers_families import corpus, make_t5, t5_tokenizer
     from transformers import T5Config
 
@@ -45,7 +46,7 @@ def write_t5(folder: Path, texts: list[str]) -> None:
         vocab_size=32_128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_decoder_layers=12, num_heads=12,
         pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, architectures=["T5ForConditionalGeneration"],
     )
-    make_t5(folder, config=config, tokenizer=tokenizer)
+    make_t5(folder, seed=seed, config=config, tokenizer=tokenizer)
 
 
 def write_qwen3(folder: Path, texts: list[str]) -> None:
@@ -85,7 +86,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out, texts = Path(args.out), passages(Path(args.data))
-    writers = {"seq2seq": write_t5, "causal-lm": write_qwen3, "late-interaction": write_colbert}
+    writers = {"seq2seq": write_t5, "causal-lm": write_qwen3, "late-interaction": write_colbert,
+               "pairwise": lambda folder, texts: write_t5(folder, texts, seed=1)}  # duoT5-base: monoT5's shape, other weights
     for kind in args.only or list(NAMES):
         folder = out / NAMES[kind]
         if (folder / "config.json").is_file():

@@ -1,4 +1,4 @@
-"""Figures: effectiveness against p95 latency with the Pareto frontier, and per-query differences.
+"""Figures: effectiveness against p95 latency with the Pareto frontier, against model calls and tokens, and per-query differences.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, so no global backend
 state), saved as PNG and SVG bytes without timestamps.
@@ -15,7 +15,9 @@ from .compare import Report, Row
 from .frontier import pareto_front
 
 TRADEOFF = "effectiveness-latency"
+COST = "effectiveness-cost"
 PER_QUERY = "per-query-delta"
+COST_AXES = (("calls", "model calls per query"), ("tokens", "prompt + generated tokens per query"))
 
 
 @dataclass
@@ -147,5 +149,73 @@ def per_query(report: Report) -> Figure:
     return _save(fig, PER_QUERY, caption)
 
 
+def cost_per_query(system: dict[str, Any], unit: str) -> tuple[float | None, str]:
+    """Calls or tokens one query cost, and a note: a pointwise system's pairs are its calls (one input each)."""
+    spent = (system.get("cost") or {}).get("per_query") or {}
+    if unit == "calls":
+        if spent.get("calls"):
+            return float(spent["calls"]), ""
+        return (float(spent["pairs"]), "pairs") if spent.get("pairs") else (None, "")
+    tokens = float(spent.get("input_tokens") or 0) + float(spent.get("output_tokens") or 0)
+    return (tokens, "") if tokens else (None, "")
+
+
+def has_cost(report: Report) -> bool:
+    """Whether some system billed model calls or tokens (only then is the cost figure drawn)."""
+    spent = [((s.get("cost") or {}).get("per_query") or {}) for row in report.rows for s in row.entries.values()]
+    return any(x.get("calls") or x.get("input_tokens") or x.get("output_tokens") for x in spent)
+
+
+def cost_points(report: Report, collection: str, unit: str) -> tuple[list[tuple[Row, float, float, str]], list[tuple[Row, float]]]:
+    """(row, cost per query, effectiveness, note) for rows that spent the unit, and (row, effectiveness) for the others."""
+    measure = report.first_measure
+    placed, unplaced = [], []
+    for row in report.rows:
+        system = row.entries.get(collection)
+        if row.is_difference or system is None or system["metrics"].get(measure) is None:
+            continue
+        value, note = cost_per_query(system, unit)
+        if value is not None and value > 0:
+            placed.append((row, value, float(system["metrics"][measure]), note))
+        else:
+            unplaced.append((row, float(system["metrics"][measure])))
+    return placed, unplaced
+
+
+def cost(report: Report) -> Figure:
+    """Effectiveness against model calls and against tokens per query (log scale), one row of two panels per collection."""
+    n = len(report.collections)
+    fig = _new_figure(12.0, 4.4 * n)
+    for r, collection in enumerate(report.collections):
+        for c, (unit, label) in enumerate(COST_AXES):
+            ax = fig.add_subplot(n, 2, 2 * r + c + 1)
+            placed, unplaced = cost_points(report, collection, unit)
+            front = set(pareto_front([(x, eff) for _, x, eff, _ in placed]))
+            for j, (row, x, eff, note) in enumerate(placed):
+                on = j in front
+                ax.scatter([x], [eff], s=60 if on else 40, color="#2ca02c" if on else "#9aa5b1", zorder=3, edgecolor="black" if on else "none")
+                ax.annotate(row.label + (f" ({note})" if note else ""), (x, eff), textcoords="offset points", xytext=(6, 5), fontsize=8)
+            for row, eff in unplaced:
+                ax.axhline(eff, color="#d62728", ls="--", lw=1)
+                ax.annotate(f"{row.label} (no {unit} billed)", (0.01, eff), xycoords=("axes fraction", "data"), textcoords="offset points",
+                            xytext=(2, 3), fontsize=8, color="#d62728")
+            xs = [x for _, x, _, _ in placed]
+            if xs:
+                ax.set_xscale("log")
+                ax.set_xlim(min(xs) / 2, max(xs) * 4)  # room for the labels right of the points
+            effs = [e for _, _, e, _ in placed] + [e for _, e in unplaced]
+            if effs:
+                pad = max(0.02, (max(effs) - min(effs)) * 0.15)
+                ax.set_ylim(min(effs) - pad, max(effs) + pad)
+            ax.set_xlabel(label)
+            ax.set_ylabel(report.first_measure)
+            ax.set_title(collection, fontsize=10)
+            ax.grid(True, alpha=0.3)
+    caption = (f"{report.first_measure} against model calls and against prompt + generated tokens per query (log scale; filled points "
+               "are on the Pareto frontier). A pointwise system's calls are its pairs, one model input each; dashed lines: no such cost billed.")
+    return _save(fig, COST, caption)
+
+
 def render(report: Report) -> list[Figure]:
-    return [tradeoff(report), per_query(report)]
+    """The trade-off and per-query figures, and the cost figure when some system billed calls or tokens."""
+    return [tradeoff(report), *([cost(report)] if has_cost(report) else []), per_query(report)]

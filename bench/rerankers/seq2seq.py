@@ -54,8 +54,7 @@ class Seq2Seq(Reranker):
                 f"model {self.located.spec!r}: T5 activations overflow in float16 (inf/NaN scores); "
                 "use --dtype bfloat16 or float32, or set option allow_fp16 = true to force it"
             )
-        if "{query}" not in opts.template or "{document}" not in opts.template:
-            raise ModelError(f"model {self.located.spec!r}: option template must contain {{query}} and {{document}}, got {opts.template!r}")
+        self._check_template(opts.template)
         self.tokenizer, model, _ = load_pretrained(self, "AutoModelForSeq2SeqLM")
         model_type = str(getattr(model.config, "model_type", "t5"))
         default_true, default_false = DEFAULT_TOKENS.get(model_type, ("▁true", "▁false"))
@@ -68,6 +67,13 @@ class Seq2Seq(Reranker):
         self.max_length = self.fit_max_length(self.settings.max_length, model.config)
         self._split_template()
         self.model = self.place(model)
+
+    FIELDS: tuple[str, ...] = ("{query}", "{document}")  # what the template must hold
+
+    def _check_template(self, template: str) -> None:
+        missing = [f for f in self.FIELDS if f not in template]
+        if missing:
+            raise ModelError(f"model {self.located.spec!r}: option template must contain {' and '.join(self.FIELDS)}, got {template!r}")
 
     def _token_id(self, token: str, option: str) -> int:
         """The id of an answer token in the model's own vocabulary (a one-line error when it is not one token)."""
