@@ -171,7 +171,7 @@ class Family:
 class Ranker(Family):
     """A ranking family: ``prepare`` (CPU only, may run in a background thread) then ``rank``.
 
-    ``located`` is the model folder (:class:`bench.rerankers.locate.LocatedModel`) for folder
+    ``located`` is the model folder (:class:`bench.models.locate.LocatedModel`) for folder
     sources, else None; ``settings`` the resolved device, dtype, batch size and max length.
     ``device`` is where it computes (engines synchronise it before reading a clock).
     """

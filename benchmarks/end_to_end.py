@@ -48,7 +48,7 @@ def timed(owner, name, label):
 
 import bench.collection, bench.experiment, bench.evaluate, bench.first_stage.bm25
 from bench.rerankers import base, cross_encoder
-locate = sys.modules["bench.rerankers.locate"]
+locate = sys.modules["bench.models.locate"]
 TIMES["import_bench_s"] = time.perf_counter() - started
 timed(bench.experiment.collection_mod, "load", "collection_load_s")
 import bench.first_stage.bm25_stage

@@ -195,7 +195,7 @@ def test_model_with_custom_code_needs_trust_remote_code(coll, tiny_cross_encoder
     from bench.rerankers.cross_encoder import CrossEncoder
 
     reranker = CrossEncoder(locate(str(folder)), ModelSettings("cpu", "float32", 8, 64))
-    monkeypatch.setattr("bench.rerankers.hf.check_code", lambda *a: None)
+    monkeypatch.setattr("bench.models.hf.check_code", lambda *a: None)
     with pytest.raises(ModelError, match="needs custom code; pass --trust-remote-code"):
         reranker.load()
 

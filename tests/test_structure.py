@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     "registry": 1, "options": 1, "measures": 1, "progress": 1, "latency": 1, "lazy_import": 1, "device": 1, "waits": 1,
     "lock_holder": 1,
     "store": 2, "ranking": 2, "server_waits": 2,
-    "trec": 3, "partial": 3, "config": 3,
+    "trec": 3, "partial": 3, "config": 3, "models": 3,
     "collection": 4, "stages": 4, "backends": 4,
     "evaluate": 5, "work": 5,
     "rerankers": 6, "first_stage": 6, "engines": 6,

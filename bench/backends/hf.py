@@ -4,10 +4,10 @@ Prompts are rendered by the tokenizer's own chat template, tokenised once, sorte
 and cut into left-padded batches of ``batch_size`` prompts. Left padding with the attention
 mask and positions counted from each row's first real token means a prompt's tokens and
 positions do not depend on its neighbours, so (in fp32) its greedy output does not either
-(tests/test_hf_backend.py). Weights load through :func:`bench.rerankers.hf.load_pretrained`
+(tests/test_hf_backend.py). Weights load through :func:`bench.models.hf.load_pretrained`
 (safetensors only unless ``--allow-pickle``, no model code unless ``--trust-remote-code``)
 in the stage's resolved dtype: bf16 where the device multiplies it natively
-(:func:`bench.rerankers.device.resolve_dtype`).
+(:func:`bench.device.resolve_dtype`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class HfBackend(Backend):
         import transformers
         from packaging.version import Version
 
-        from ..rerankers.device import torch_dtype
+        from ..device import torch_dtype
 
         key = "dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype"
         return {key: torch_dtype(self.settings.dtype)}
@@ -48,8 +48,8 @@ class HfBackend(Backend):
     def load(self) -> None:
         import torch
 
-        from ..rerankers.device import torch_dtype
-        from ..rerankers.hf import load_pretrained
+        from ..device import torch_dtype
+        from ..models.hf import load_pretrained
 
         if self.model is None:
             raise ConfigError("backend 'hf' runs a model folder; pass --model with a local folder or a Hugging Face id")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError
+from ..models.locate import LocatedModel, locate
 from ..registry import Registry
 from .base import ModelSettings, Reranker
-from .locate import LocatedModel, locate
 
 FAMILIES: Registry[type[Reranker]] = Registry(
     "reranker kind",

@@ -29,9 +29,9 @@ from typing import Any
 
 from ..device import synchronize, torch_dtype
 from ..errors import ModelError
+from ..models.locate import LocatedModel
 from ..options import NoOptions, as_dict
 from ..ranking import Family
-from .locate import LocatedModel
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelError
+from ..models.hf import features, load_pretrained
+from ..models.locate import LocatedModel, read_json
 from .base import Batches, Reranker
-from .hf import features, load_pretrained
-from .locate import LocatedModel, read_json
 
 log = logging.getLogger(__name__)
 

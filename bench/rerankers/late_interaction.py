@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
+from ..models.hf import load_pretrained
+from ..models.locate import LocatedModel, read_json
 from .base import Batches, Reranker, pad
-from .hf import load_pretrained
-from .locate import LocatedModel, read_json
 
 log = logging.getLogger(__name__)
 

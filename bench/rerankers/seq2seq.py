@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelError
+from ..models.hf import load_pretrained
+from ..models.locate import LocatedModel
 from .base import Batches, Reranker
-from .hf import load_pretrained
-from .locate import LocatedModel
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ModelError
+from ..models.hf import load_pretrained
 from .base import Reranker
-from .hf import load_pretrained
 from .setwise_prompt import LABELS, Choice, parse_label
 
 MAX_NEW_TOKENS = 2  # llm-rankers' generate(max_new_tokens=2)
