@@ -52,6 +52,7 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="recompute runs even when an identical one exists")
     p.add_argument("--trust-remote-code", action="store_true", help="allow models that ship their own Python code")
     p.add_argument("--allow-pickle", action="store_true", help="allow pickled (.bin) weights, which can run code")
+    p.add_argument("--no-response-cache", action="store_true", help="ask served models again instead of reading their cached answers")
     p.set_defaults(func="run")
 
 
