@@ -106,6 +106,8 @@ def _add_reproduce(sub: Any) -> None:
     p.add_argument("--latency-tolerance", type=float, help="fail when p50 latency exceeds the recorded one by this ratio (e.g. 1.5)")
     p.add_argument("--data-dir", help="folder with local collections, when the recorded one is not found")
     p.add_argument("--output", help="keep the reproduced runs and results here (default: a temporary folder)")
+    p.add_argument("--requests", type=int, metavar="N", help="instead: ask a served model N of the run's requests again and count differing answers")
+    p.add_argument("--endpoint", help="with --requests: ask this URL instead of the recorded endpoint")
     p.set_defaults(func="reproduce")
 
 

@@ -122,6 +122,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from .errors import DriftError
     from .reproduce import reproduce
 
+    if args.requests is not None:
+        from .reproduce_requests import reask
+
+        text, _ = reask(args.results, args.requests, args.endpoint)
+        sys.stdout.write(text)
+        return 0
     try:
         text, _ = reproduce(args.results, args.tolerance, args.latency_tolerance, args.data_dir, args.output)
     except DriftError as exc:

@@ -33,8 +33,10 @@ def fake_logprobs(prompt: str) -> tuple[float, float, float]:
 class FakeServer:
     """``with FakeServer() as server:`` serves ``server.url`` until the block ends; ``server.faults`` is a list of faults to play next."""
 
-    def __init__(self, models: tuple[str, ...] = (MODEL,), version: str | None = "0.0-test", delay_s: float = 0.0, on_request: Any = None):
+    def __init__(self, models: tuple[str, ...] = (MODEL,), version: str | None = "0.0-test", delay_s: float = 0.0, on_request: Any = None,
+                 skew: float = 0.0):
         self.models = models
+        self.skew = skew  # added to log P(yes): a server whose numerics drifted
         self.version = version
         self.delay_s = delay_s
         self.faults: list[str] = []
@@ -110,7 +112,7 @@ class FakeServer:
                     return self._send(404, json.dumps({"error": {"message": f"The model `{body.get('model')}` does not exist."}}).encode())
                 if server.delay_s:
                     time.sleep(server.delay_s)
-                self._send(200, json.dumps(answer(body)).encode())
+                self._send(200, json.dumps(answer(body, server.skew)).encode())
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -125,11 +127,12 @@ class FakeServer:
         self.thread.join(timeout=10)
 
 
-def answer(body: dict[str, Any]) -> dict[str, Any]:
+def answer(body: dict[str, Any], skew: float = 0.0) -> dict[str, Any]:
     """A completions (or chat) answer with yes/no top logprobs at the first position, and usage."""
     prompt = body.get("prompt") if "prompt" in body else json.dumps(body.get("messages"))
     text = prompt if isinstance(prompt, str) else json.dumps(prompt)
     yes, no, other = fake_logprobs(text)
+    yes += skew
     tokens = max(1, len(text.split()))
     top = {"yes": yes, "no": no, "other": other}
     best = max(top, key=lambda k: top[k])

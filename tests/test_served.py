@@ -265,3 +265,16 @@ def test_sigkill_mid_stage_resumes_with_no_duplicate_request(data, tmp_path, cap
         if qid in finished:
             assert count == 1 and before.get(body) == 1, f"query {qid} was finished before the kill and asked again"
     assert len(after) == QUERIES * DEPTH  # every pair asked, the unfinished ones at most twice
+
+
+def test_reproduce_requests_counts_differing_answers(data, tmp_path, capsys):
+    with FakeServer() as server:
+        assert main(_args(data, tmp_path, server.url)) == 0, capsys.readouterr().err
+        capsys.readouterr()
+        record = str(tmp_path / "reports" / "big" / "results.json")
+        assert main(["reproduce", record, "--requests", "5"]) == 0
+        assert "served-reranker: 0 of 5 re-asked responses differ" in capsys.readouterr().out
+        assert server.requests == QUERIES * DEPTH + 5  # the cache was bypassed
+    with FakeServer(skew=0.001) as drifted:
+        assert main(["reproduce", record, "--requests", "5", "--endpoint", drifted.url]) == 0
+        assert "served-reranker: 5 of 5 re-asked responses differ (largest log-probability change 0.001)" in capsys.readouterr().out

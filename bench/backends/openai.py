@@ -85,6 +85,7 @@ class OpenAIBackend(Backend):
     def describe(self) -> dict[str, Any]:
         opts = self.options
         out = {"backend": self.name, "endpoint": opts.endpoint, "model": opts.model, "revision": opts.revision, "api": opts.api,
+               "api_key_env": opts.api_key_env,
                "server": self.server, "decoding": {"temperature": 0.0, "seed": opts.seed}, "max_concurrency": opts.max_concurrency,
                "response_cache": str(self.cache.root) if opts.response_cache else None,
                "prompts": "token ids" if self.tokenizer is not None else "text"}
