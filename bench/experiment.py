@@ -102,6 +102,7 @@ def reranker_stage(cfg: RerankerConfig, config: ExperimentConfig, collection: An
     options = _served(build_options(cls.Options, cfg.options, f"{where}.options ({cls.kind})"), cfg, config, f"{where}.options ({cls.kind})")
     if cls.source(options) == FOLDER and located is None:
         located = locate(cfg.model, cfg.revision)
+    options = cls.resolve(options, located)
     if cfg.passages and not issubclass(cls, Reranker):
         raise ConfigError(f"{where}: --passages (FirstP/MaxP) scores windows one by one, which only pointwise families do; drop it for {cls.kind}")
     corpus = collection.docs.fingerprint() if collection.docs is not None else None

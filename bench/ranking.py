@@ -153,6 +153,11 @@ class Family:
         return cls.SOURCE
 
     @classmethod
+    def resolve(cls, options: Any, located: Any) -> Any:
+        """The options with what depends on the model filled in and checked (a preset chosen by hub id), before the key is taken."""
+        return options
+
+    @classmethod
     def key_options(cls, options: Any) -> dict[str, Any]:
         """The options that change the output (all by default; a served family drops its URL, concurrency, key name)."""
         return as_dict(options)

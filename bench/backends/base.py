@@ -48,16 +48,21 @@ class Decoding:
 
 @dataclass(frozen=True)
 class Prompt:
-    """Chat ``messages`` (``[{"role", "content"}]``, rendered by the model's chat template) or raw ``text``."""
+    """Chat ``messages`` (``[{"role", "content"}]``, rendered by the model's chat template) or raw ``text``.
+
+    ``chat_template`` replaces the model's own template (rank_llm renders RankVicuna with a
+    template of its own, the checkpoints shipping none).
+    """
 
     messages: tuple[tuple[str, str], ...] = ()
     text: str | None = None
     add_generation_prompt: bool = True
+    chat_template: str | None = None
     token_ids: tuple[int, ...] = ()  # the exact tokens, when the family tokenised itself (yes/no rerankers: same ids on every backend)
 
     @classmethod
-    def chat(cls, messages: Sequence[dict[str, str]]) -> Prompt:
-        return cls(messages=tuple((m["role"], m["content"]) for m in messages))
+    def chat(cls, messages: Sequence[dict[str, str]], chat_template: str | None = None) -> Prompt:
+        return cls(messages=tuple((m["role"], m["content"]) for m in messages), chat_template=chat_template)
 
     def as_messages(self) -> list[dict[str, str]]:
         return [{"role": role, "content": content} for role, content in self.messages]
@@ -122,7 +127,7 @@ class Backend(ABC):
 
     @abstractmethod
     def count_tokens(self, text: str) -> int:
-        """Tokens in ``text`` under the model's tokenizer (prompt budgets: shrink passages until a prompt fits)."""
+        """Tokens the model reads for ``text`` as a prompt, special tokens the backend adds included (prompt budgets)."""
 
     @abstractmethod
     def complete(self, prompts: Sequence[Prompt], decoding: Decoding) -> list[Completion]:

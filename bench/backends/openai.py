@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import ConfigError, ModelError
+from . import tokens
 from .base import Backend, Completion, Decoding, Prompt, Scored
 from .cache import ResponseCache, request_key
 from .client import Client, RequestFailed
@@ -98,15 +99,19 @@ class OpenAIBackend(Backend):
         return out
 
     def render(self, prompt: Prompt) -> str:
+        if self.tokenizer is not None:
+            return tokens.render(self.tokenizer, prompt)
         if prompt.text is not None:
             return prompt.text
-        if prompt.token_ids and self.tokenizer is not None:
-            return str(self.tokenizer.decode(list(prompt.token_ids)))
         return "\n".join(f"{role}: {content}" for role, content in prompt.messages)  # the server applies its own chat template
+
+    def context_length(self) -> int | None:
+        limit = (self.server.get("model") or {}).get("max_model_len")
+        return int(limit) if limit else None
 
     def count_tokens(self, text: str) -> int:
         if self.tokenizer is not None:
-            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+            return len(tokens.encode(self.tokenizer, text))
         assert self.client is not None
         body = json.dumps({"model": self.options.model, "prompt": text, "add_special_tokens": False}).encode()
         try:
@@ -126,16 +131,19 @@ class OpenAIBackend(Backend):
                 raise ConfigError("api chat needs chat messages; this family builds raw prompts: use --option api=completions")
             path = "/v1/chat/completions"
             body["messages"] = prompt.as_messages()
+            if prompt.chat_template:
+                body["chat_template"] = prompt.chat_template  # vLLM's extension; the model's own template otherwise
             if logprobs:
                 body.update(logprobs=True, top_logprobs=logprobs)
         else:
             path = "/v1/completions"
-            if prompt.token_ids and self.tokenizer is not None:
-                body["prompt"] = list(prompt.token_ids)
+            if self.tokenizer is not None:
+                body["prompt"] = tokens.prompt_ids(self.tokenizer, prompt)  # the ids the hf backend runs
             elif prompt.text is not None:
                 body["prompt"] = prompt.text
             else:
-                raise ConfigError("api completions needs a text prompt; for chat messages use --option api=chat")
+                raise ConfigError("api completions needs a text prompt or --option tokenizer=FOLDER to render chat messages; "
+                                  "or use --option api=chat")
             if logprobs:
                 body["logprobs"] = logprobs
         return path, json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -186,9 +194,10 @@ class OpenAIBackend(Backend):
                 raise ModelError(f"{self.options.endpoint} answered without logprobs for model {self.options.model!r}; "
                                  "the server must support logprobs (vLLM: --max-logprobs at least top_logprobs)")
             usage = answer.get("usage") or {}
-            values, missing = pick(top, candidates)
+            values, missing = pick(top, candidates, texts)
             return Scored(values, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), cached, missing, key)
 
+        texts = tokens.candidate_texts(self.tokenizer, candidates) if self.tokenizer is not None else list(candidates)
         return self._fan_out(prompts, one)
 
 
@@ -215,8 +224,10 @@ def _keep(out: dict[str, float], token: Any, value: Any) -> None:
         out[str(token)] = max(float(value), out.get(str(token), float("-inf")))
 
 
-def pick(top: dict[str, float], candidates: Sequence[str]) -> tuple[dict[str, float], tuple[str, ...]]:
-    """Each candidate's logprob; one outside the top-k gets the lowest returned value (an upper bound) and is listed missing."""
+def pick(top: dict[str, float], candidates: Sequence[str], texts: Sequence[str] | None = None) -> tuple[dict[str, float], tuple[str, ...]]:
+    """Each candidate's logprob (found by ``texts``, the server's text of its token); one outside the top-k gets the lowest
+    returned value (an upper bound) and is listed missing."""
+    texts = list(texts) if texts is not None else list(candidates)
     floor = min(top.values())
-    missing = tuple(c for c in candidates if c not in top)
-    return {c: top.get(c, floor) for c in candidates}, missing
+    missing = tuple(c for c, t in zip(candidates, texts) if t not in top)
+    return {c: top.get(t, floor) for c, t in zip(candidates, texts)}, missing

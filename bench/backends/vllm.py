@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError, ModelError
+from . import tokens
 from .base import Backend, Completion, Decoding, Prompt, Scored
 from .openai import pick
 
@@ -31,40 +32,34 @@ class VllmBackend(Backend):
                               "or serve the model and use --option backend=openai") from None
         settings = self.settings
         dtype = "float32" if settings.dtype in ("auto", None) and settings.device == "cpu" else settings.dtype
+        self.path = str(getattr(self.model, "path", self.model))  # a located model (listwise) or its folder
         try:
-            self.llm = vllm.LLM(model=str(self.model), dtype=dtype, max_model_len=settings.max_length, enforce_eager=True,
+            self.llm = vllm.LLM(model=self.path, dtype=dtype, enforce_eager=True,
                                 seed=self.options.seed, max_logprobs=max(20, self.options.top_logprobs),
                                 trust_remote_code=settings.trust_remote_code)
         except (OSError, ValueError, RuntimeError) as exc:
-            raise ModelError(f"vLLM could not load {self.model}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            raise ModelError(f"vLLM could not load {self.path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         self.tokenizer = self.llm.get_tokenizer()
         self.version = getattr(vllm, "__version__", "unknown")
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "vllm": getattr(self, "version", None), "model": str(self.model), "dtype": self.settings.dtype,
-                "max_model_len": self.settings.max_length, "decoding": {"temperature": 0.0, "seed": self.options.seed}}
+        return {"backend": self.name, "vllm": getattr(self, "version", None), "model": getattr(self, "path", str(self.model)),
+                "dtype": self.settings.dtype, "max_model_len": self.context_length() if hasattr(self, "llm") else None,
+                "decoding": {"temperature": 0.0, "seed": self.options.seed}}
 
     def render(self, prompt: Prompt) -> str:
-        if prompt.token_ids:
-            return str(self.tokenizer.decode(list(prompt.token_ids)))
-        if prompt.text is not None:
-            return prompt.text
-        return str(self.tokenizer.apply_chat_template(prompt.as_messages(), tokenize=False, add_generation_prompt=prompt.add_generation_prompt))
+        return tokens.render(self.tokenizer, prompt)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(tokens.encode(self.tokenizer, text))
 
     def context_length(self) -> int | None:
-        return int(self.settings.max_length)
+        config = getattr(getattr(self.llm, "llm_engine", None), "model_config", None) or getattr(self.llm, "model_config", None)
+        return int(config.max_model_len) if config is not None else None
 
     def _inputs(self, prompts: Sequence[Prompt]) -> list[Any]:
-        out: list[Any] = []
-        for prompt in prompts:
-            if prompt.token_ids:
-                out.append({"prompt_token_ids": list(prompt.token_ids)})
-            else:
-                out.append({"prompt": self.render(prompt)})
-        return out
+        """Token ids as the hf backend makes them: the same prompt whatever vLLM's own tokenisation defaults are."""
+        return [{"prompt_token_ids": tokens.prompt_ids(self.tokenizer, p)} for p in prompts]
 
     def _params(self, decoding: Decoding, logprobs: int | None = None) -> Any:
         from vllm import SamplingParams
@@ -86,6 +81,7 @@ class VllmBackend(Backend):
 
     def score_next_token(self, prompts: Sequence[Prompt], candidates: Sequence[str]) -> list[Scored]:
         outputs = self.llm.generate(self._inputs(prompts), self._params(Decoding(max_new_tokens=1), self.options.top_logprobs), use_tqdm=False)
+        texts = tokens.candidate_texts(self.tokenizer, candidates)
         out = []
         for result in outputs:
             position = result.outputs[0].logprobs[0]  # token id -> Logprob(logprob, rank, decoded_token)
@@ -93,6 +89,6 @@ class VllmBackend(Backend):
             for token_id, entry in position.items():
                 text = entry.decoded_token if entry.decoded_token is not None else self.tokenizer.decode([token_id])
                 top[text] = max(float(entry.logprob), top.get(text, float("-inf")))
-            values, missing = pick(top, candidates)
+            values, missing = pick(top, candidates, texts)
             out.append(Scored(values, len(result.prompt_token_ids or []), 1, False, missing))
         return out

@@ -24,6 +24,7 @@ FAMILIES: Registry[type[Reranker]] = Registry(
         "seq2seq": "bench.rerankers.seq2seq:Seq2Seq",
         "causal-lm": "bench.rerankers.causal_lm:CausalLM",
         "late-interaction": "bench.rerankers.late_interaction:LateInteraction",
+        "listwise": "bench.rerankers.listwise.family:Listwise",
     },
 )
 
