@@ -17,6 +17,7 @@ from typing import Any
 
 from ..backends import BACKENDS
 from ..backends.base import Prompt as BackendPrompt
+from ..backends.base import Scored
 from ..backends.options import backend_of
 from ..errors import ConfigError
 
@@ -29,7 +30,7 @@ class ServedYesNo:
     def __init__(self, family: Any):
         self.family = family
         self.backend: Any = None
-        self.calls: list[dict[str, Any]] = []
+        self.calls: list[tuple[dict[str, Any], Scored]] = []
 
     @property
     def spec(self) -> str:
@@ -99,7 +100,7 @@ class ServedYesNo:
                 call["request"] = s.request
             if s.cached:
                 call["cached"] = True
-            self.calls.append((call, s))  # type: ignore[arg-type]
+            self.calls.append((call, s))
         return out
 
     def take(self, doc_ids: list[str]) -> tuple[dict[str, int], list[dict[str, Any]]]:
