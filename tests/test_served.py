@@ -278,3 +278,40 @@ def test_reproduce_requests_counts_differing_answers(data, tmp_path, capsys):
     with FakeServer(skew=0.001) as drifted:
         assert main(["reproduce", record, "--requests", "5", "--endpoint", drifted.url]) == 0
         assert "served-reranker: 5 of 5 re-asked responses differ (largest log-probability change 0.001)" in capsys.readouterr().out
+
+
+def test_response_cache_is_atomic_and_shared(tmp_path):
+    """Two runs answering the same requests at once share one cache: every entry is whole, a damaged one is asked again."""
+    import concurrent.futures
+
+    from bench.backends.cache import ResponseCache, request_key
+
+    bodies = [json.dumps({"model": MODEL, "prompt": f"p{i}"}).encode() for i in range(20)]
+    keys = [request_key(b"identity", body, "/v1/completions") for body in bodies]
+    answers = [{"choices": [{"text": "x" * 5000 + str(i)}]} for i in range(20)]
+    caches = [ResponseCache(tmp_path), ResponseCache(tmp_path)]  # two runs, one folder
+
+    def write(n: int) -> None:
+        for key, body, answer in zip(keys, bodies, answers):
+            caches[n % 2].put(key, "/v1/completions", body, answer)
+            got = caches[(n + 1) % 2].get(key)
+            assert got is None or got == answer  # never half an entry
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(8)))
+    assert [caches[0].get(k) for k in keys] == answers
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
+    caches[0].path(keys[0]).write_text('{"response": {"choi')  # a torn file (e.g. written by hand): ignored, never trusted
+    assert caches[0].get(keys[0]) is None
+    assert request_key(b"identity", bodies[0], "/v1/completions") != request_key(b"identity2", bodies[0], "/v1/completions")
+
+
+def test_retry_after_as_an_http_date():
+    import email.utils
+    import time as _time
+
+    from bench.backends.client import _retry_after
+
+    assert _retry_after("3") == 3.0 and _retry_after(None) is None and _retry_after("soon") is None
+    later = email.utils.formatdate(_time.time() + 30, usegmt=True)
+    assert 25 <= (_retry_after(later) or 0) <= 31
