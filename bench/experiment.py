@@ -93,6 +93,8 @@ def reranker_stage(cfg: RerankerConfig, config: ExperimentConfig, collection: An
     from .rerankers.passages import Passages
     from .rerankers.stage import RerankStage
 
+    if cfg.kind == "auto" and (cfg.options or {}).get("backend") == "openai":
+        raise ConfigError(f"{where}: a served model has no folder to recognise its family from; set --kind (causal-lm, listwise, ...)")
     if cfg.kind == "auto":
         located = locate(cfg.model, cfg.revision)
         cls: Any = family(cfg.kind, located)

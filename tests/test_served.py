@@ -208,6 +208,9 @@ def test_unreachable_endpoint_and_wrong_model_are_one_line(data, tmp_path, capsy
 
 
 def test_hosted_api_needs_a_stated_revision_and_a_set_key(data, tmp_path, capsys, monkeypatch):
+    args = _args(data, tmp_path, "http://127.0.0.1:9")
+    assert main([a for i, a in enumerate(args) if a != "--kind" and args[i - 1] != "--kind"]) == 2
+    assert "a served model has no folder to recognise its family from; set --kind" in capsys.readouterr().err
     assert main(_args(data, tmp_path, "https://api.example.com")) == 2
     err = capsys.readouterr().err
     assert "https://api.example.com is a hosted API" in err and "--option revision=" in err and len(err.strip().splitlines()) == 1
