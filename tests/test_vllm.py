@@ -87,9 +87,13 @@ def hf_run(model: Path, data: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return scores
 
 
-def test_served_yes_no_equals_hf(server: str, model: Path, vocab: int, data: Path, hf_run: dict[str, dict[str, float]], tmp_path: Path):
+def test_served_yes_no_equals_hf(server: str, model: Path, vocab: int, data: Path, hf_run: dict[str, dict[str, float]], tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]):
     system = _run(data, tmp_path, SERVED, "backend=openai", f"endpoint={server}", f"tokenizer={model}", f"top_logprobs={vocab}")
     assert _close(read_run(system["run_file"]), hf_run) < 1e-4
+    capsys.readouterr()
+    assert main(["reproduce", str(tmp_path / "reports" / "big" / "results.json"), "--requests", "10"]) == 0
+    assert "0 of 10 re-asked responses differ" in capsys.readouterr().out  # the same request, the same answer (temperature 0, seed)
     info = system["info"]
     assert info["server"]["version"] == vllm.__version__ and info["server"]["models"] == [SERVED]
     assert info["server"]["model"]["max_model_len"] == 512 and info["prompts"] == "token ids"
