@@ -18,13 +18,26 @@ from typing import Any
 log = logging.getLogger("bench")
 
 
+def _family_names() -> list[str]:
+    """Collection families (official measures and rules), from the table in bench.evaluate."""
+    from .evaluate import TYPES
+
+    return list(TYPES)
+
+
+def _first_stages() -> list[str]:
+    from .first_stage import FIRST_STAGES
+
+    return FIRST_STAGES.names()
+
+
 def _add_run(sub: Any) -> None:
     p = sub.add_parser("run", help="run an experiment: first stage, rerankers, metrics, latency")
     p.add_argument("target", help="collection (alias, ir_datasets id, local folder) or experiment (name or .toml)")
     p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
-    p.add_argument("--collection-type", choices=["dl", "msmarco", "beir", "robust04", "default"],
+    p.add_argument("--collection-type", choices=_family_names(),
                    help="official measures and rules of this family (default: from the name or the folder's collection.toml)")
-    p.add_argument("--first-stage", help="first stage: auto (default), bm25, candidates or another registered one")
+    p.add_argument("--first-stage", help=f"first stage: auto (default), {', '.join(_first_stages())} or another registered one")
     p.add_argument("--depth", type=int, help="first-stage hits per query (default 1000)")
     p.add_argument("--bm25-backend", choices=["bm25s", "rank-bm25"], help="BM25 implementation (default bm25s)")
     p.add_argument("--model", action=ModelAction, dest="models", help="reranker: Hugging Face id or local folder (repeatable)")
@@ -87,7 +100,7 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--qrels", help="TREC qrels file (default: the --collection's)")
     p.add_argument("--collection", help="collection whose qrels, official measures and rules apply (e.g. beir/arguana drops self-hits)")
     p.add_argument("--data-dir", help="folder with local collections (default: $BENCH_DATA_DIR)")
-    p.add_argument("--collection-type", choices=["dl", "msmarco", "beir", "robust04", "default"], help="family of a local --collection")
+    p.add_argument("--collection-type", choices=_family_names(), help="family of a local --collection")
     p.add_argument("--measures", nargs="+", help="ir_measures names (default: the collection's official set, else nDCG@10 RR@10 AP R@100 R@1000)")
     p.add_argument("--json", action="store_true", help="print {run_path: {measure: mean}} as JSON")
     p.set_defaults(func="evaluate")
@@ -118,7 +131,7 @@ def _add_report(sub: Any) -> None:
     p.add_argument("--measures", nargs="+", help="measures to show (default: all in the records)")
     p.add_argument("--test", default="t", help="paired test: t (default), randomization or wilcoxon")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm-Bonferroni (default 0.05)")
-    p.add_argument("--format", default="md,html,csv,tex", help="comma-separated formats (default md,html,csv,tex)")
+    p.add_argument("--format", default="md,html,csv,tex", help="comma-separated formats, any of the RENDERERS registry (default md,html,csv,tex)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a report option (repeatable), e.g. snippets=false: no passage text in the explorer (default: the record's [report])")
     p.add_argument("--output", help="folder for the report (default: beside the first results file, or its ../comparison for several)")
@@ -132,11 +145,16 @@ def _add_leaderboard(sub: Any) -> None:
     p.set_defaults(func="leaderboard")
 
 
+def _add_global_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """-v/-q/--debug, on the main parser (default False) and on every subcommand (default unset, so the main one's stays)."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="warnings and errors only")
+    parser.add_argument("--debug", action="store_true", default=default, help="show tracebacks for expected errors")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="IR evaluation harness: BM25 + rerankers, trec_eval-exact metrics, latency.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for expected errors")
+    _add_global_flags(parser, False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
     _add_evaluate(sub)
@@ -144,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reproduce(sub)
     _add_report(sub)
     _add_leaderboard(sub)
+    for command in sub.choices.values():  # `bench run ... -q` as well as `bench -q run ...`
+        _add_global_flags(command, argparse.SUPPRESS)
     return parser
 
 
@@ -157,6 +177,8 @@ def _setup_logging(args: argparse.Namespace) -> None:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         if "transformers" in sys.modules:  # imported before main() (called from Python): the variable is read at import
             sys.modules["transformers"].utils.logging.disable_progress_bar()
+    if args.quiet:  # ir_datasets' download bar; a long download still shows its heartbeat at WARNING after a minute
+        os.environ.setdefault("IR_DATASETS_DL_DISABLE_PBAR", "true")
     if not args.verbose:
         import warnings
 

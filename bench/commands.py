@@ -97,15 +97,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .collection import official
-    from .evaluate_measures import choose
+    from .evaluate import choose, evaluate
     from .report.render_md import markdown
     from .trec import read_run
 
     qrels, measures, rules = choose(args.qrels, args.measures, args.collection, args.data_dir, args.collection_type)
     results, notes = {}, []
     for path in args.runs:
-        evaluation, rule_notes = official.evaluate(rules, qrels, read_run(path), measures, path)
+        evaluation, rule_notes = evaluate(rules, qrels, read_run(path), measures, path)
         results[path] = evaluation.metrics
         notes += rule_notes
     for note in dict.fromkeys(notes):
@@ -170,7 +169,7 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 
 def cmd_datasets(args: argparse.Namespace) -> int:
     from .collection import ALIASES, BEIR_PUBLIC, data_dir
-    from .collection.official import FAMILIES, family_for
+    from .evaluate import FAMILIES, family_for
 
     names = dict(ALIASES)
     names.update({f"beir/{n}": t for n, t in BEIR_PUBLIC.items() if f"beir/{n}" not in names})

@@ -103,7 +103,9 @@ class ExecutionConfig:
     on the CPU, the threads one process uses (CPU scores depend on the thread count, so this
     default keeps the bytes of the one-process run); ``address`` joins an existing Ray
     cluster (else ``$RAY_ADDRESS``, else a local instance started for the run); ``options``
-    are the engine's own. The engine's name is checked against the registry in ``plan``.
+    are the engine's own. The engine's name is checked against the registry in ``plan``. The
+    ``*_timeout_s`` and ``download_stall_s`` deadlines are :mod:`bench.waits`' (None: its
+    ``$BENCH_*`` variable, else its default).
     """
 
     engine: str = "auto"
@@ -111,9 +113,18 @@ class ExecutionConfig:
     gpus_per_worker: float | None = None
     cpus_per_worker: int | None = None
     address: str | None = None
+    connect_timeout_s: float | None = None  # deadlines (bench.waits): None is $BENCH_*_TIMEOUT_S, else the default
+    load_timeout_s: float | None = None
+    lock_timeout_s: float | None = None
+    download_stall_s: float | None = None
+    batch_timeout_s: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for key in ("connect_timeout_s", "load_timeout_s", "lock_timeout_s", "download_stall_s", "batch_timeout_s"):
+            value = getattr(self, key)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{key} must be a positive number of seconds, got {value!r}")
         if self.workers < 1:
             raise ConfigError(f"--workers must be 1 or more, got {self.workers}")
         if self.cpus_per_worker is not None and self.cpus_per_worker < 1:
@@ -122,6 +133,11 @@ class ExecutionConfig:
             raise ConfigError(f"gpus_per_worker must be 0 or more, got {self.gpus_per_worker}")
         if self.engine == "local" and (self.workers > 1 or self.address):
             raise ConfigError(f"engine 'local' runs one worker in this process; use engine = \"ray\" for {self.workers} workers or a Ray address")
+
+    def deadlines(self) -> dict[str, float | None]:
+        """The deadlines by :mod:`bench.waits`' names (None: not set here)."""
+        return {"connect": self.connect_timeout_s, "load": self.load_timeout_s, "lock": self.lock_timeout_s,
+                "download_stall": self.download_stall_s, "batch": self.batch_timeout_s}
 
     def engine_name(self) -> str:
         """The engine that runs the rankers: ``auto`` is ``ray`` for several workers or an address, else ``local``."""

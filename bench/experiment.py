@@ -12,13 +12,14 @@ record.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import collection as collection_mod
-from . import results, startup
+from . import results
 from .config import ExperimentConfig, RerankerConfig
 from .errors import ConfigError
 from .measures import parse_measures
@@ -62,8 +63,8 @@ def _query_ids(config: ExperimentConfig, collection: collection_mod.Collection) 
 
 
 def _settings(reranker: RerankerConfig, config: ExperimentConfig) -> Any:
+    from .device import resolve_device, resolve_dtype
     from .rerankers import ModelSettings
-    from .rerankers.device import resolve_device, resolve_dtype
 
     device = resolve_device(reranker.device)
     return ModelSettings(
@@ -76,7 +77,25 @@ def _settings(reranker: RerankerConfig, config: ExperimentConfig) -> Any:
     )
 
 
+def _stage_name(name: str) -> str:
+    return name.lower().replace("/", "-")
+
+
+def _explicit_names(config: ExperimentConfig, first: str) -> set[str]:
+    """The names given with ``name = ...``: each must be unique (an ``input`` must mean one stage); names derived from models avoid them."""
+    owner: dict[str, str] = {_stage_name(first): "the first stage"}
+    for i, cfg in enumerate(config.rerankers):
+        if not cfg.name:
+            continue
+        name, where = _stage_name(cfg.name), f"rerankers[{i}] (model {cfg.model})"
+        if name in owner:
+            raise ConfigError(f"{owner[name]} and {where} are both named {name!r}; give each a unique name")
+        owner[name] = where
+    return set(owner)
+
+
 def _unique_name(wanted: str, seen: set[str]) -> str:
+    """A name derived from a model id: ``-2``, ``-3`` ... appended while it is taken."""
     name, n = wanted, 2
     while name in seen:
         name, n = f"{wanted}-{n}", n + 1
@@ -169,13 +188,13 @@ def plan(config: ExperimentConfig, collection: Any) -> list[Planned]:
     engine = _engine(config) if config.rerankers else "local"
     first = first_stage.create(config, collection)
     planned = [Planned(first, None)]
-    seen = {first.name}
+    seen = _explicit_names(config, first.name)
     for i, cfg in enumerate(config.rerankers):
         where = f"rerankers[{i}] ({cfg.model})"
         stage = reranker_stage(cfg, config, collection, "", where)
         located = getattr(stage, "located", None)
         default = located.default_name() if located is not None else slug_name(cfg.model)
-        stage.name = _unique_name((cfg.name or default).lower().replace("/", "-"), seen)
+        stage.name = _stage_name(cfg.name) if cfg.name else _unique_name(_stage_name(default), seen)
         source = cfg.input or first.name
         earlier = [p.stage.name for p in planned]
         if source not in earlier:
@@ -190,6 +209,43 @@ def slug_name(model: str) -> str:
     from .store import slug
 
     return slug(model.rstrip("/").split("/")[-1].lower(), "ranker")
+
+
+PREWARM_MODULES = ("scipy.stats", "matplotlib.figure", "matplotlib.backends.backend_agg")
+_prewarmed: threading.Thread | None = None
+
+
+def prewarm() -> threading.Thread | None:
+    """Import evaluation's and the report's modules in a daemon thread (once per process), while a model runs.
+
+    After the first stage, evaluation (numba, ranx's metric functions, numba's typed lists) and
+    the report (scipy.stats, matplotlib's Agg canvas) spend about two seconds importing before
+    any work; the model's forward passes release the GIL, so the imports overlap them. Nothing
+    is computed there, and a failure is logged and ignored: the main thread then imports as it
+    would have. ``BENCH_FAST_START=0`` turns it off.
+    """
+    global _prewarmed
+    from .lazy_import import enabled
+
+    if not enabled():
+        return None
+    if _prewarmed is None:
+        _prewarmed = threading.Thread(target=_prewarm_work, name="bench-prewarm", daemon=True)
+        _prewarmed.start()
+    return _prewarmed
+
+
+def _prewarm_work() -> None:
+    import importlib
+
+    try:
+        from .evaluate import warm_up
+
+        warm_up()
+        for name in PREWARM_MODULES:
+            importlib.import_module(name)
+    except Exception as exc:  # an optional speed-up: never an error
+        log.debug("prewarm stopped: %s", exc)
 
 
 @dataclass
@@ -212,15 +268,21 @@ def run(
     ``experiment_file`` (when the config came from one) anchors a relative ``data_dir``
     and is recorded so ``bench reproduce`` finds the data again on another checkout.
     """
+    from . import waits
     from .config import resolve_data_dir
 
+    waits.configure(**config.execution.deadlines())  # every wait below (locks, downloads, Ray, model loads) uses them
     started = time.perf_counter()
     git = results.git_commit()  # the code that runs is the code checked out now, not after a long run
     paths = Paths.for_output(output)
     base_dir = Path(experiment_file).parent if experiment_file else None
     data_dir = resolve_data_dir(config.data_dir, base_dir)
     collection = collection_mod.load(config.collection, data_dir, config.first_stage.candidates_file, config.collection_type)
-    measures = parse_measures(list(config.measures or collection.measures))
+    from .evaluate import family_of
+
+    family = family_of(collection)  # an unknown --collection-type is refused here, before any work
+    collection.family = family.name
+    measures = parse_measures(list(config.measures or family.measures))
     qids = _query_ids(config, collection)
     log.info("collection %s: %d judged queries (%s)", collection.name, len(qids), collection.source)
     stages = plan(config, collection)  # every model found, every option checked, before the first stage's long work
@@ -230,7 +292,7 @@ def run(
 
     for planned in stages:
         if planned.input is not None:
-            startup.prewarm()  # evaluation's and the report's imports overlap the model's forward passes
+            prewarm()  # evaluation's and the report's imports overlap the model's forward passes
         upstream = outputs[planned.input] if planned.input is not None else None
         outputs[planned.stage.name] = cached_stage(planned.stage, job, upstream, ENGINES.get(planned.engine))
     judged = {q: collection.qrels[q] for q in qids}

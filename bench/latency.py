@@ -1,7 +1,7 @@
 """Latency summaries.
 
 Per-query timings (milliseconds) become p50/p95/p99/mean and throughput. Timers around
-model calls synchronise the device first (see ``rerankers.device.synchronize``), so GPU
+model calls synchronise the device first (see ``bench.device.synchronize``), so GPU
 work is measured, not kernel launches. Model load and warm-up are reported apart and
 never mixed into per-query numbers.
 """

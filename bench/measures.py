@@ -1,74 +1,95 @@
-"""Measure objects named in ir_measures syntax, mapped onto ranx metrics.
+"""Measure names: the vocabulary every output keys metrics by (ir_measures' syntax), and the standard sets.
 
-Every output of the harness keys metrics by these names (``nDCG@10``, ``RR(rel=2)@10``,
-``AP(rel=2)``, ``R(rel=2)@1000`` ...), so numbers from bench, ir_measures and papers line
-up. The relevance level is a per-measure parameter: it decides which labels count as
-relevant for binary measures and never shifts the graded gains that nDCG uses.
+Any measure ir_measures can name is accepted (``nDCG@20``, ``RR(rel=2)@10``, ``Judged@10``,
+``Bpref``, ``P(rel=2)@10``, ``ERR@20`` ...): ir_measures parses it, so numbers from bench,
+ir_measures and papers line up. A parsed :class:`Measure` says who computes it
+(:mod:`bench.evaluate`): ranx where ranx has the measure with these parameters (``metric``),
+else ir_measures' providers. The relevance level is a per-measure parameter: it decides
+which labels count as relevant for binary measures and never shifts the graded gains nDCG
+uses. This module is a leaf: it imports nothing from bench but its errors.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import ConfigError
 
-# ir_measures name -> (ranx metric, whether a cut-off is required, whether rel= is allowed)
-_MEASURES: dict[str, tuple[str, bool, bool]] = {
-    "nDCG": ("ndcg", False, False),
-    "RR": ("mrr", False, True),
-    "AP": ("map", False, True),
-    "R": ("recall", True, True),
-    "P": ("precision", True, True),
-    "Rprec": ("r-precision", False, True),
-    "Success": ("hit_rate", True, True),
+# ir_measures measure name -> ranx metric; ranx computes a measure when its only parameters are these
+_RANX: dict[str, str] = {
+    "nDCG": "ndcg",
+    "RR": "mrr",
+    "AP": "map",
+    "R": "recall",
+    "P": "precision",
+    "Rprec": "r-precision",
+    "Success": "hit_rate",
 }
+_RANX_PARAMS = {"cutoff", "rel"}
+_NEEDS_CUTOFF = {"R", "P", "Success", "Judged"}
+_GRADED = {"nDCG"}  # graded gains: a rel= parameter would not mean what the user expects
 
-_PATTERN = re.compile(r"^(?P<name>[A-Za-z]+)(?:\(rel=(?P<rel>\d+)\))?(?:@(?P<cutoff>\d+))?$")
-
-DL_MEASURES = ("nDCG@10", "RR(rel=2)", "RR(rel=2)@10", "AP(rel=2)", "R(rel=2)@100", "R(rel=2)@1000")
+DL_MEASURES = ("nDCG@10", "RR(rel=2)", "RR(rel=2)@10", "AP(rel=2)", "R(rel=2)@100", "R(rel=2)@1000", "Judged@10")
 DEFAULT_MEASURES = ("nDCG@10", "RR@10", "AP", "R@100", "R@1000")
+EXAMPLES = "nDCG@10, RR(rel=2)@10, AP, R@1000, P@10, Judged@10, Bpref"
 
 
 @dataclass(frozen=True)
 class Measure:
-    """One evaluation measure: its ir_measures name and the ranx call that computes it."""
+    """One evaluation measure: the name as written, ir_measures' family and parameters, and ranx's metric when it has it."""
 
     name: str
-    metric: str
+    family: str
     cutoff: int | None
     rel: int
+    metric: str | None = None  # ranx's metric when ranx computes it, else None (ir_measures' providers do)
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
-    def ranx_name(self) -> str:
+    def ranx_name(self) -> str | None:
         """ranx's spelling, e.g. ``mrr@10-l2`` (for logs and for users cross-checking with ranx)."""
+        if self.metric is None:
+            return None
         cut = f"@{self.cutoff}" if self.cutoff else ""
         lvl = f"-l{self.rel}" if self.rel != 1 else ""
         return f"{self.metric}{cut}{lvl}"
+
+    @property
+    def provider(self) -> str:
+        return "ranx" if self.metric else "ir_measures"
 
     def __str__(self) -> str:
         return self.name
 
 
 def parse_measure(text: str) -> Measure:
-    """Parse ``nDCG@10``, ``RR(rel=2)@10``, ``AP(rel=2)`` ...; unknown names raise a one-line error."""
-    match = _PATTERN.match(text.strip())
-    if not match or match["name"] not in _MEASURES:
-        known = ", ".join(_MEASURES)
-        raise ConfigError(f"unknown measure {text!r}; use ir_measures names such as nDCG@10, RR(rel=2)@10, AP, R@1000 (known: {known})")
-    name = match["name"]
-    metric, needs_cutoff, allows_rel = _MEASURES[name]
-    cutoff = int(match["cutoff"]) if match["cutoff"] else None
-    if needs_cutoff and not cutoff:
-        raise ConfigError(f"measure {text!r} needs a cut-off, e.g. {name}@100")
-    if cutoff == 0:
+    """Parse an ir_measures name (aliases become its canonical name); anything it cannot name is a one-line error."""
+    import ir_measures
+
+    name = text.strip()
+    try:
+        parsed = ir_measures.parse_measure(name)
+    except Exception:  # ir_measures raises NameError, ValueError, SyntaxError ... for names it does not know
+        raise ConfigError(f"unknown measure {text!r}; use ir_measures names such as {EXAMPLES}") from None
+    family = str(parsed.NAME)
+    params = dict(parsed.params)
+    if "rel" in params and family in _GRADED:
+        raise ConfigError(f"measure {text!r}: {family} uses graded labels and takes no rel= parameter")
+    unknown = sorted(set(params) - set(parsed.SUPPORTED_PARAMS))
+    if unknown:
+        raise ConfigError(f"measure {text!r}: {family} has no parameter {unknown[0]!r}; its parameters: {', '.join(parsed.SUPPORTED_PARAMS)}")
+    name = str(parsed)  # ir_measures' canonical spelling: MAP is AP, MRR@10 is RR@10, so one measure has one key
+    cutoff = params.get("cutoff")
+    if family in _NEEDS_CUTOFF and not cutoff:
+        raise ConfigError(f"measure {text!r} needs a cut-off, e.g. {family}@100")
+    if cutoff is not None and int(cutoff) <= 0:
         raise ConfigError(f"measure {text!r}: the cut-off must be positive")
-    if match["rel"] and not allows_rel:
-        raise ConfigError(f"measure {text!r}: {name} uses graded labels and takes no rel= parameter")
-    rel = int(match["rel"]) if match["rel"] else 1
+    rel = int(params.get("rel", 1))
     if rel < 1:
         raise ConfigError(f"measure {text!r}: rel must be at least 1")
-    return Measure(name=text.strip(), metric=metric, cutoff=cutoff, rel=rel)
+    ranx = _RANX.get(family) if set(params) <= _RANX_PARAMS else None
+    return Measure(name=name, family=family, cutoff=int(cutoff) if cutoff else None, rel=rel, metric=ranx, params=params)
 
 
 def parse_measures(texts: list[str] | tuple[str, ...]) -> list[Measure]:
@@ -80,10 +101,3 @@ def parse_measures(texts: list[str] | tuple[str, ...]) -> list[Measure]:
     if len(set(names)) != len(names):
         raise ConfigError(f"measure listed twice in {names}")
     return measures
-
-
-def official_measures(collection_id: str, collection_type: str | None = None) -> tuple[str, ...]:
-    """The official measure set of a collection's family (the table is :mod:`bench.collection.official`)."""
-    from .collection.official import family_for
-
-    return family_for(collection_id, collection_type).measures

@@ -97,11 +97,11 @@ def build(
     git: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every stage's run and assemble the record (``git``: the commit when the run started)."""
-    from .collection import official
     from .collection.unranked import is_unranked, set_size
     from .config import to_dict
+    from .device import describe_device
+    from .evaluate import evaluate
     from .latency import cumulative
-    from .rerankers.device import describe_device
     from .store import stable_hash
 
     qids = list(qrels)
@@ -111,7 +111,7 @@ def build(
     for output in outputs:
         before = cumulative_ms.get(output.input) if output.input else None
         cumulative_ms[output.name] = cumulative(before, output.latency.get("stage_ms"), qids)
-        evaluation, rule_notes = official.evaluate(collection, qrels, output.run, measures, output.name)
+        evaluation, rule_notes = evaluate(collection, qrels, output.run, measures, output.name)
         notes += [n for n in rule_notes if n not in notes]
         metrics: dict[str, float | None] = dict(evaluation.metrics)
         per_query: dict[str, Any] = evaluation.per_query

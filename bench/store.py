@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -204,29 +205,61 @@ def glob_escape(text: str) -> str:
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+def file_lock(path: str | os.PathLike[str], timeout_s: float | None = None) -> Iterator[None]:
     """An exclusive advisory lock on a cache entry (released when the process dies, even by SIGKILL).
 
     The holder owns ``path`` and its siblings named ``<stem>.*`` (a run's ``.meta.json`` and
     ``.partial``); temporary files a killed holder left for them are removed on entry.
-    A second process blocks until the first is done, then finds its finished artifact.
+    A second process waits (saying who holds the lock: :mod:`bench.lock_holder`) until the
+    first is done, then finds its finished artifact; it gives up with one line after
+    ``timeout_s`` (default: the ``lock`` deadline of :mod:`bench.waits`).
     """
+    from . import lock_holder
+
     path = Path(path)
     lock = lock_path(path)
     with disk_errors(path):
         lock.parent.mkdir(parents=True, exist_ok=True)
         fh = open(lock, "a+")
     with fh:
+        fd = fh.fileno()
+        if not _try_flock(fd):
+            _wait_for_lock(fd, path, timeout_s)
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("waiting for another run that is computing %s", path)
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
+            left = lock_holder.claim(fd)
+            if left is not None:
+                log.warning("taking over the lock on %s from %s, which ended without releasing it (killed?)", path, left.describe())
             _sweep_temps(path)
             yield
         finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            lock_holder.release(fd)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _wait_for_lock(fd: int, path: Path, timeout_s: float | None) -> None:
+    """Poll the lock until it is free, naming its holder; one line when the deadline passes."""
+    from . import lock_holder, waits
+
+    seconds = waits.limit("lock") if timeout_s is None else timeout_s
+    fix = f"wait for that run to finish (or stop it), or raise {waits.option('lock')}"
+    with waits.waiting(f"the lock on {path}", seconds, fix) as wait:
+        wait.detail = lock_holder.waiting_detail(lock_holder.read(fd))
+        log.info("waiting for another run that is computing %s (%s)", path, wait.detail)
+        polls = 0
+        while not _try_flock(fd):
+            wait.check()
+            time.sleep(min(0.2, max(wait.remaining, 0.01)))
+            polls += 1
+            if polls % 10 == 0:  # the holder may have changed (or written its record since)
+                wait.detail = lock_holder.waiting_detail(lock_holder.read(fd))
 
 
 def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 22) -> str:

@@ -190,9 +190,15 @@ class Runner:
         self._prepare_lock = threading.Lock()
         self._model_lock = threading.Lock()
 
-    def start(self) -> Runner:
+    def start(self, deadline: str | None = None) -> Runner:
+        """Load and warm up, each timed; with ``deadline`` (the stage's name) the load is bounded by the load deadline."""
+        from . import waits
+
         started = time.perf_counter()
-        self.worker.load()
+        if deadline is not None:
+            waits.load_model(deadline, self.worker.load)
+        else:
+            self.worker.load()
         self.load_s = time.perf_counter() - started
         started = time.perf_counter()
         self.worker.warmup()
@@ -200,7 +206,7 @@ class Runner:
         return self
 
     def _timed(self, prepared: Any, since: float) -> list[dict[str, Any]]:
-        from .rerankers.device import synchronize
+        from .device import synchronize
 
         rows = self.worker.process(prepared)
         synchronize(self.worker.device)

@@ -46,7 +46,7 @@ def timed(owner, name, label):
                 TIMES[label] = TIMES.get(label, 0.0) + time.perf_counter() - t
     setattr(owner, name, wrapper)
 
-import bench.collection, bench.experiment, bench.metrics, bench.first_stage.bm25
+import bench.collection, bench.experiment, bench.evaluate, bench.first_stage.bm25
 from bench.rerankers import base, cross_encoder
 locate = sys.modules["bench.rerankers.locate"]
 TIMES["import_bench_s"] = time.perf_counter() - started

@@ -46,9 +46,9 @@ def main() -> None:
     import torch
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
+    from bench.device import synchronize
     from bench.rerankers import ModelSettings, create, locate
     from bench.rerankers.base import Batches
-    from bench.rerankers.device import synchronize
 
     with tempfile.TemporaryDirectory() as tmp:
         config = BertConfig(

@@ -85,11 +85,11 @@ class _Loaded:
 
 
 def agreement(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]], qrels: Any) -> dict[str, Any]:
-    """nDCG@10 of both runs (ranx via bench.metrics), mean Kendall tau per query and mean top-10 overlap."""
+    """nDCG@10 of both runs (ranx via bench.evaluate), mean Kendall tau per query and mean top-10 overlap."""
     from scipy.stats import kendalltau
 
+    from bench.evaluate import compute as evaluate
     from bench.measures import parse_measures
-    from bench.metrics import evaluate
     from bench.trec import ranked
 
     measures = parse_measures(["nDCG@10"])

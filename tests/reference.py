@@ -1,4 +1,4 @@
-"""trec_eval itself (via pytrec_eval) as the reference the ranx path is checked against."""
+"""trec_eval itself (via pytrec_eval) as the reference every measure is checked against."""
 
 from __future__ import annotations
 
@@ -10,44 +10,43 @@ def _cut(run: dict[str, dict[str, float]], k: int) -> dict[str, dict[str, float]
     return {q: dict(ranked(docs)[:k]) for q, docs in run.items()}
 
 
-def trec_eval(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], measure: Measure) -> dict[str, float]:
-    """Per-query values as ``trec_eval -c`` computes them: every judged query, missing ones 0."""
+def _evaluate(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], names: set[str], level: int) -> dict[str, dict[str, float]]:
     import pytrec_eval
 
-    if measure.metric == "ndcg":
-        name = f"ndcg_cut_{measure.cutoff}" if measure.cutoff else "ndcg"
-        key, level = name, 1
-    elif measure.metric == "mrr":
-        name = key = "recip_rank"
-        level = measure.rel
-        if measure.cutoff:  # trec_eval's recip_rank has no cut-off: cut the run first
-            run = _cut(run, measure.cutoff)
-    elif measure.metric == "map":
-        name = key = "map"
-        level = measure.rel
-        if measure.cutoff:
-            name, key = f"map_cut_{measure.cutoff}", f"map_cut_{measure.cutoff}"
-    elif measure.metric == "recall":
-        name = key = f"recall_{measure.cutoff}"
-        level = measure.rel
-    elif measure.metric == "precision":
-        name = key = f"P_{measure.cutoff}"
-        level = measure.rel
-    elif measure.metric == "r-precision":
-        name = key = "Rprec"
-        level = measure.rel
-    elif measure.metric == "hit_rate":
-        name = key = f"success_{measure.cutoff}"
-        level = measure.rel
-    else:  # pragma: no cover
-        raise ValueError(measure)
-    if name.startswith(("recall_", "P_", "success_", "ndcg_cut_", "map_cut_")):
-        family = name.rsplit("_", 1)[0]
-        evaluator = pytrec_eval.RelevanceEvaluator(qrels, {family}, relevance_level=level)
-    else:
-        evaluator = pytrec_eval.RelevanceEvaluator(qrels, {name}, relevance_level=level)
-    present = {q: docs for q, docs in run.items() if q in qrels and docs}
-    values = evaluator.evaluate(present)
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, names, relevance_level=level)
+    return evaluator.evaluate({q: docs for q, docs in run.items() if q in qrels and docs})  # type: ignore[no-any-return]
+
+
+def trec_eval(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], measure: Measure) -> dict[str, float]:
+    """Per-query values as ``trec_eval -c`` computes them: every judged query, missing ones 0.
+
+    Measures trec_eval has under another name are mapped by hand (``RR@k``: ``recip_rank`` on
+    the run cut to k; ``Judged@k``: ``num_rel_ret + num_nonrel_judged_ret`` on the run cut to
+    k, over k).
+    """
+    family, k, level = measure.family, measure.cutoff, measure.rel
+    if family == "Judged":
+        values = _evaluate(qrels, _cut(run, k or 0), {"num_rel_ret", "num_nonrel_judged_ret"}, 1)
+        return {q: (values[q]["num_rel_ret"] + values[q]["num_nonrel_judged_ret"]) / k if q in values else 0.0 for q in qrels}
+    if family == "RR" and k:  # trec_eval's recip_rank has no cut-off: cut the run first
+        run, k = _cut(run, k), None
+    names = {
+        "nDCG": ("ndcg_cut" if k else "ndcg", f"ndcg_cut_{k}" if k else "ndcg"),
+        "RR": ("recip_rank", "recip_rank"),
+        "AP": ("map_cut" if k else "map", f"map_cut_{k}" if k else "map"),
+        "R": ("recall", f"recall_{k}"),
+        "P": ("P", f"P_{k}"),
+        "Rprec": ("Rprec", "Rprec"),
+        "Success": ("success", f"success_{k}"),
+        "Bpref": ("bpref", "bpref"),
+    }
+    if family not in names:  # pragma: no cover
+        raise ValueError(f"no trec_eval name for {measure}")
+    name, key = names[family]
+    requested = f"{name}.{k}" if k and name in ("ndcg_cut", "map_cut", "recall", "P", "success") else name
+    if family == "nDCG":
+        level = 1  # graded gains; the level is not a parameter of nDCG
+    values = _evaluate(qrels, run, {requested}, level)
     return {q: float(values[q][key]) if q in values else 0.0 for q in qrels}
 
 

@@ -33,7 +33,10 @@ def test_title_is_joined_to_text(tmp_path: Path, tiny_collection: Path):
 def test_dl19_local_copy(dl19: Path):
     c = collections.load("trec-dl-2019", dl19.parent)
     assert len(c.queries) == 43 and len(c.qrels) == 43
-    assert c.measures[0] == "nDCG@10" and "AP(rel=2)" in c.measures
+    from bench.evaluate import family_of
+
+    measures = family_of(c).measures
+    assert measures[0] == "nDCG@10" and "AP(rel=2)" in measures and "Judged@10" in measures
     assert sum(len(d) for d in c.candidates.values()) == 4300
 
 

@@ -36,7 +36,7 @@ def test_unknown_key_is_named(tmp_path: Path):
         ('collection = "v"\nlimit_queries = "5"\n', "limit_queries: expected int"),
         ('collection = "v"\n[[rerankers]]\nmodel = "m"\ntop_k = 0\n', "--top-k must be positive"),
         ('name = "x"\n', "missing required key 'collection'"),
-        ('collection = "v"\nmeasures = ["nDCG@10", "MAP"]\n', "unknown measure 'MAP'"),
+        ('collection = "v"\nmeasures = ["nDCG@10", "map"]\n', "unknown measure 'map'"),
         ("collection = \n", "invalid TOML"),
     ],
 )

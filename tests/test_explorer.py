@@ -13,8 +13,8 @@ from helpers import make_collection, make_cross_encoder
 
 import bench
 from bench.cli import main
+from bench.evaluate import compute as evaluate
 from bench.measures import parse_measures
-from bench.metrics import evaluate
 from bench.report import build_report, render_html
 from bench.report.explorer_data import DEPTH, SNIPPET, TOP, build, snippet
 from bench.trec import write_run
@@ -204,8 +204,20 @@ def test_drill_downs_capped_to_largest_delta(tmp_path: Path, monkeypatch):
     assert any("largest |Δ| of 6" in n for n in data["notes"])
 
 
-def test_snippets_can_be_left_out(tmp_path: Path, monkeypatch):
+def test_snippets_can_be_left_out(tmp_path: Path, monkeypatch, caplog):
+    """A report option, in the record's [report] or on the command line; the environment variable is a deprecated alias."""
+    from bench.report.options import from_records, report_options
+
     path = _synthetic(tmp_path)
+    record = json.loads(path.read_text())
+    assert build(record, path)["docs"], "snippets by default"
+    data = build(record, path, snippets=False)
+    assert data["docs"] == {} and data["labelled"] and data["drill"] and any("snippets = false" in n for n in data["notes"])
+    assert from_records([{"config": {"report": {"snippets": False}}}]).snippets is False
+    assert from_records([{"config": {"report": {"snippets": False}}}], {"snippets": True}).snippets is True  # the command line wins
     monkeypatch.setenv("BENCH_EXPLORER_SNIPPETS", "0")
-    data = build(json.loads(path.read_text()), path)
-    assert data["docs"] == {} and data["labelled"] and data["drill"] and any("BENCH_EXPLORER_SNIPPETS=0" in n for n in data["notes"])
+    with caplog.at_level("WARNING"):
+        assert report_options({}).snippets is False
+    assert "BENCH_EXPLORER_SNIPPETS=0 is deprecated" in caplog.text
+    report = build_report([path])
+    assert report.options.snippets is False and "passage text left out" in render_html.render(report, [])

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from reference import trec_eval, trec_eval_mean
 
+from bench.evaluate import compute as evaluate
 from bench.measures import DL_MEASURES, parse_measures
-from bench.metrics import evaluate
 from bench.trec import read_qrels, read_run
 
 QRELS = {
@@ -111,3 +111,27 @@ def test_agrees_with_ir_measures(dl19: Path):
     )
     for measure, value in agg.items():
         assert ev.metrics[str(measure)] == pytest.approx(value, abs=1e-4)
+
+
+IR_MEASURES_ONLY = ["Judged@10", "Judged@5", "Bpref", "Bpref(rel=2)"]
+
+
+def test_measures_ranx_lacks_come_from_ir_measures_and_equal_trec_eval_with_ties_and_missing_queries():
+    rng = random.Random(11)
+    qrels, run = {}, {}
+    for q in range(20):
+        docs = [f"d{i}" for i in range(40)]
+        qrels[str(q)] = {d: rng.choice([0, 1, 2]) for d in rng.sample(docs, 15)}
+        if q % 5 != 2:
+            run[str(q)] = {d: float(rng.randint(0, 3)) for d in rng.sample(docs, 30)}
+    assert [m.provider for m in parse_measures(IR_MEASURES_ONLY)] == ["ir_measures"] * 4
+    _check_equal(qrels, run, IR_MEASURES_ONLY + ["P@10", "nDCG@20"])
+
+
+def test_judged_p10_bpref_ndcg20_equal_trec_eval_on_dl19_bm25(dl19: Path):
+    """The issue's must-show: Judged@10, P@10, bpref and nDCG@20 on the DL19 BM25 run, each against trec_eval."""
+    qrels = read_qrels(dl19 / "qrels.txt")
+    run = read_run(dl19 / "run.bm25.trec")
+    _check_equal(qrels, run, ["Judged@10", "P@10", "Bpref", "nDCG@20"])
+    ev = evaluate(qrels, run, parse_measures(["Judged@10"]))
+    assert ev.metrics["Judged@10"] == 1.0  # DL19's pools were built from runs like this one: every top-10 passage is judged

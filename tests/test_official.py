@@ -19,8 +19,8 @@ import pytest
 from reference import trec_eval_mean
 
 from bench import collection as collections
-from bench.collection.official import drop_self_hits, evaluate, family_for, group_mean
 from bench.errors import ConfigError
+from bench.evaluate import drop_self_hits, evaluate, family_for, family_of, group_mean
 from bench.measures import DL_MEASURES, parse_measure, parse_measures
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,12 +47,12 @@ def test_official_measure_set_by_family(name, family, measures):
 
 
 def test_collection_type_and_collection_toml_choose_the_family(tiny_collection: Path):
-    assert collections.load("tiny", tiny_collection.parent).family == "default"
-    c = collections.load("tiny", tiny_collection.parent, collection_type="robust04")
-    assert c.family == "robust04" and c.measures == ("AP", "P@20", "nDCG@20")
+    assert family_of(collections.load("tiny", tiny_collection.parent)).name == "default"
+    family = family_of(collections.load("tiny", tiny_collection.parent, collection_type="robust04"))
+    assert family.name == "robust04" and family.measures == ("AP", "P@20", "nDCG@20")
     (tiny_collection / "collection.toml").write_text('type = "beir"\n', encoding="utf-8")
-    c = collections.load("tiny", tiny_collection.parent)
-    assert c.family == "beir" and c.measures == ("nDCG@10", "R@100")
+    family = family_of(collections.load("tiny", tiny_collection.parent))
+    assert family.name == "beir" and family.measures == ("nDCG@10", "R@100")
     with pytest.raises(ConfigError, match="unknown collection type 'trec'; use one of dl, msmarco, beir, robust04, default"):
         family_for("x", "trec")
 
@@ -64,7 +64,7 @@ def test_self_hit_removal_changes_ndcg_as_computed_by_hand():
     assert removed == 2 and cleaned == {"q1": {"d1": 2.0, "d2": 1.0}, "q2": {"d2": 5.0}}
 
     class Beir:
-        family = "beir"
+        name = "beir/arguana"
 
     measure = parse_measures(["nDCG@10"])
     raw, _ = evaluate(None, qrels, run, measure, "x")
@@ -122,8 +122,8 @@ def beir_home(tmp_path: Path) -> Path:
 
 def test_beir_arguana_through_ir_datasets(beir_home: Path, tmp_path: Path):
     """Title + text, label-0 qrels kept, the BEIR measure set, self-hits removed from a BM25 run with a note."""
-    code = ("import json; from bench import collection as c; x = c.load('beir/arguana'); "
-            "print(json.dumps([x.family, x.measures, x.qrels, x.docs.get_many(['a2']), sorted(dict(iter(x.docs)))]))")
+    code = ("import json; from bench import collection as c; from bench.evaluate import family_of; x = c.load('beir/arguana'); "
+            "f = family_of(x); print(json.dumps([f.name, f.measures, x.qrels, x.docs.get_many(['a2']), sorted(dict(iter(x.docs)))]))")
     done = _python(code, beir_home, tmp_path)
     assert done.returncode == 0, done.stderr
     family, measures, qrels, text, ids = json.loads(done.stdout)

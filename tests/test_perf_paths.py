@@ -106,7 +106,7 @@ def test_batches_are_balanced_sorted_and_complete():
 
 
 def test_cpu_dtype_auto_is_bf16_only_with_bf16_units(monkeypatch: pytest.MonkeyPatch):
-    from bench.rerankers import device
+    from bench import device
 
     monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)
     assert device.resolve_dtype("auto", "cpu") == "bfloat16"
@@ -158,16 +158,16 @@ def test_fast_ranx_import_is_ranx_and_leaves_ranx_usable(dl19: Path):
 import json, sys
 sys.path.insert(0, {str(ROOT)!r})
 from bench.measures import DL_MEASURES, parse_measures
-from bench.metrics import evaluate, ranx_metric
+from bench.evaluate import compute as evaluate, ranx_metric
 from bench.trec import read_qrels, read_run
 qrels, run = read_qrels({str(dl19 / 'qrels.txt')!r}), read_run({str(dl19 / 'run.bm25.trec')!r})
 measures = parse_measures(list(DL_MEASURES))
 ours = evaluate(qrels, run, measures).metrics
 heavy = sorted(m for m in ("pandas", "matplotlib", "scipy.stats", "ranx.meta", "ranx.fusion") if m in sys.modules)
-fast = {{m.metric: (ranx_metric(m.metric).__code__.co_filename, ranx_metric(m.metric).__name__) for m in measures}}
+fast = {{m.metric: (ranx_metric(m.metric).__code__.co_filename, ranx_metric(m.metric).__name__) for m in measures if m.metric}}
 import ranx
 from ranx.metrics import metric_switch
-plain = {{m.metric: (metric_switch(m.metric).__code__.co_filename, metric_switch(m.metric).__name__) for m in measures}}
+plain = {{m.metric: (metric_switch(m.metric).__code__.co_filename, metric_switch(m.metric).__name__) for m in measures if m.metric}}
 report = ranx.evaluate(ranx.Qrels(qrels), ranx.Run(run), ["ndcg@10"])
 print(json.dumps({{"ours": ours, "heavy": heavy, "same_functions": fast == plain, "ranx_ndcg10": float(report)}}))
 """
@@ -298,7 +298,7 @@ def test_python_m_bench_fast_exit_keeps_exit_codes_and_output(tiny_collection: P
 def test_prewarm_imports_in_the_background_and_can_be_disabled():
     code = """
 import json, sys
-import bench.startup as startup
+import bench.experiment as startup
 thread = startup.prewarm()
 assert startup.prewarm() is thread  # once per process
 thread.join(120)
@@ -309,7 +309,7 @@ print(json.dumps({"alive": thread.is_alive(), "loaded": [m in sys.modules for m 
     out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout)
     assert out == {"alive": False, "loaded": [True, True, True, True], "ranx_meta": False}
     off = subprocess.run(
-        [sys.executable, "-c", "import bench.startup as p; print(p.prewarm())"],
+        [sys.executable, "-c", "import bench.experiment as p; print(p.prewarm())"],
         capture_output=True, text=True, env={**env, "BENCH_FAST_START": "0"}, check=True,
     )
     assert off.stdout.strip() == "None"

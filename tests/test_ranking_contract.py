@@ -34,6 +34,7 @@ DEPTH = 12  # candidates per query; the toy reranks the top 10
 class ToyListwiseOptions:
     window: int = 4
     stride: int = 2
+    hang_once: str = ""  # a marker file: the first worker to rank query 3 creates it and hangs (a worker stuck mid-batch)
 
 
 class ToyListwise(Ranker):
@@ -45,6 +46,11 @@ class ToyListwise(Ranker):
     QUERIES_PER_BATCH = 4
 
     def rank(self, requests: list[Any]) -> list[Ranking]:
+        if self.options.hang_once and any(r.qid == "3" for r in requests) and not os.path.exists(self.options.hang_once):
+            Path(self.options.hang_once).touch()
+            import time
+
+            time.sleep(3600)
         calls: list[list[str]] = []
 
         def call(batch: list[Any]) -> list[tuple[list[int], dict[str, Any]]]:
@@ -135,6 +141,23 @@ def test_toy_listwise_on_ray_gives_the_local_bytes(toy_listwise, data: Path, tmp
     assert sum(w["queries"] for w in system["latency"]["worker_info"]) == QUERIES
 
 
+def test_a_ray_worker_hung_mid_batch_is_replaced_at_the_batch_deadline(toy_listwise, data: Path, tmp_path: Path, capsys, caplog):
+    ray = pytest.importorskip("ray")
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    assert main(_args(data, local)) == 0, capsys.readouterr().err
+    experiment = tmp_path / "hang.toml"
+    experiment.write_text(f"""collection = "big"\ndata_dir = "{data}"\n[first_stage]\nkind = "candidates"\n
+[execution]\nworkers = 2\nbatch_timeout_s = 4\n[[rerankers]]\nmodel = "toy"\nkind = "toy-listwise"\ntop_k = 10\n
+[rerankers.options]\nhang_once = "{tmp_path / 'hung'}"\n""", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        assert main(["-q", "run", str(experiment), "--output", str(remote), "--name", "big"]) == 0, capsys.readouterr().err
+    system = _toy(remote)
+    assert (tmp_path / "hung").exists() and system["latency"]["restarted_workers"] == 1
+    assert "is past its deadline" in caplog.text and "batch_timeout_s" in caplog.text
+    assert Path(system["run_file"]).read_bytes() == Path(_toy(local)["run_file"]).read_bytes()
+
+
 _KILLER = r"""
 import os, signal, sys
 sys.path.insert(0, os.environ["BENCH_TESTS"])
@@ -173,3 +196,55 @@ def test_toy_listwise_resumes_after_sigkill_to_the_same_bytes(data: Path, tmp_pa
     assert system["latency"]["resumed_queries"] == 6
     assert Path(system["run_file"]).read_bytes() == Path(_toy(whole)["run_file"]).read_bytes()
     assert system["cost"]["total"]["calls"] == 4 * QUERIES  # the resumed queries' calls are billed from their saved rows
+
+
+def test_the_record_states_the_batch_size_used_after_an_oom_back_off(tiny_cross_encoder: Path, tmp_path: Path):
+    """A model that runs out of memory above 2 rows: scores as usual, and describe() (what the record holds) says 2, not 8."""
+    import torch
+
+    from bench.collection import load
+    from bench.engines.local import LocalEngine
+    from bench.partial import PartialRun
+    from bench.rerankers import create, locate
+    from bench.rerankers.base import ModelSettings
+    from bench.rerankers.stage import RerankStage
+    from bench.stages import Job
+
+    class Tight(torch.nn.Module):
+        def __init__(self, inner: Any):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, **batch: Any) -> Any:
+            if batch["input_ids"].shape[0] > 2:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+            return self.inner(**batch)
+
+    data = tmp_path / "data"
+    make_big_collection(data / "big", queries=3, docs_per_query=6, words=8)
+    collection = load("big", data)
+    settings = ModelSettings("cpu", "float32", 8, 64)
+    reference = create(locate(str(tiny_cross_encoder)), settings, "cross-encoder")
+    reference.load()
+    stage = RerankStage("ce", reference.located, type(reference), reference.options, settings, 6, None)
+    real_create = stage.create
+
+    def tight_create(device: str | None = None) -> Any:
+        ranker = real_create(device)
+        real_load = ranker.scorer.load
+
+        def load_tight() -> None:
+            real_load()
+            ranker.scorer.model = Tight(ranker.scorer.model)
+
+        ranker.scorer.load = load_tight
+        return ranker
+
+    stage.create = tight_create  # type: ignore[method-assign]
+    qids = sorted(collection.queries)
+    out = stage.run(Job(collection, qids, tmp_path / "runs"), collection.candidates, PartialRun(tmp_path / "x.partial", "h"), LocalEngine)
+    assert out.info["batch_size"] == 2 and out.info["batch_size_requested"] == 8
+    for qid in qids:  # the same scores as a model that never ran out of memory
+        ids = list(collection.candidates[qid])
+        texts = collection.docs.get_many(ids)
+        assert {d: out.run[qid][d] for d in ids} == pytest.approx(dict(zip(ids, reference.score(collection.queries[qid], [texts[d] for d in ids]))), abs=1e-6)

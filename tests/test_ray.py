@@ -117,7 +117,7 @@ def test_two_workers_give_the_bytes_of_one_process(ray_instance, big, tiny_cross
 
 def _killing_progress(count: int, kill):
     """The Ray engine's progress iterator, plus ``kill(slot)`` of worker 0 once ``count`` rows have arrived."""
-    import bench.engines.ray as engine
+    import bench.work as engine
 
     real = engine.progress
 
@@ -159,7 +159,7 @@ def test_a_worker_killed_mid_run_loses_no_query_and_writes_none_twice(ray_instan
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Pool, "add", add)
         mp.setattr(PartialRun, "append", append)
-        mp.setattr("bench.engines.ray.progress", _killing_progress(5, kill))
+        mp.setattr("bench.work.progress", _killing_progress(5, kill))
         with caplog.at_level("WARNING"):
             system = _ray_run(big, tiny_cross_encoder, tmp_path / "out")
     capsys.readouterr()
@@ -287,3 +287,59 @@ def test_dl19_minilm_two_workers_same_run_file(dl19, minilm, tmp_path, capsys):
     assert Path(ray["run_file"]).name == Path(local["run_file"]).name
     assert Path(ray["run_file"]).read_bytes() == Path(local["run_file"]).read_bytes()
     assert ray["metrics"] == local["metrics"]
+
+
+# -- deadlines (bench.waits): joining by address, workers that never become ready ---------------------
+
+
+def _bounded(fn, seconds: float):
+    """``fn()`` in a thread; the test fails if it is still running after ``seconds``."""
+    import threading
+
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.update(value=fn()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"still running after {seconds:g} s")
+    return box.get("value")
+
+
+def test_workers_that_cannot_start_are_one_line_at_the_load_deadline(ray_instance, big, tiny_cross_encoder, tmp_path, capsys):
+    """Workers asking for more CPUs than the cluster has stay pending; none ready within load_timeout_s = 2 is one line."""
+    experiment = tmp_path / "big.toml"
+    experiment.write_text(f'collection = "big"\ndata_dir = "{big}"\n[[rerankers]]\nmodel = "{tiny_cross_encoder}"\ntop_k = {TOP_K}\n'
+                          "[execution]\nworkers = 2\ncpus_per_worker = 64\nload_timeout_s = 2\n", encoding="utf-8")
+    code = _bounded(lambda: main(["run", str(experiment), "--output", str(tmp_path / "out")]), 2 + 30)
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and err[-1].startswith("bench: error: gave up waiting for Ray workers of tiny-ce to start and load the model after 2 s "
+                                            "(2 of 2 workers not ready; free cluster resources: "), err
+    assert err[-1].endswith("; raise [execution] load_timeout_s or $BENCH_LOAD_TIMEOUT_S for a model that needs longer; "
+                            "else check the workers' logs and the cluster's free resources")
+    assert not (tmp_path / "out" / "reports").exists()
+
+
+def test_the_address_probe_accepts_a_real_ray_gcs(ray_instance):
+    from bench import waits
+    from bench.engines.ray_connect import probe
+
+    gcs = ray_instance.get_runtime_context().gcs_address
+    with waits.waiting("the probe", 10) as wait:
+        _bounded(lambda: probe(gcs, wait), 10 + 30)
+    assert wait.elapsed < 5
+
+
+@pytest.mark.slow
+def test_joining_a_running_cluster_by_address(ray_instance, big, tiny_cross_encoder, reference, tmp_path):
+    """`--ray-address` of a running cluster: probed, joined within the connect deadline, and the same scores as one process."""
+    gcs = ray_instance.get_runtime_context().gcs_address
+    out = tmp_path / "out"
+    runner = "import sys\nfrom bench.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    done = _subprocess(runner, _args(big, tiny_cross_encoder, out, "--workers", "2", "--ray-address", gcs, "--limit-queries", "4"), tmp_path,
+                       timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-3000:]
+    system = _record(out)["systems"][1]
+    assert system["latency"]["ray_address"] == gcs and system["latency"]["workers"] == 2
+    got = Path(system["run_file"]).read_text(encoding="utf-8").splitlines()
+    qids = {line.split()[0] for line in got}
+    assert len(qids) == 4 and got == [line for line in reference.read_text(encoding="utf-8").splitlines() if line.split()[0] in qids]

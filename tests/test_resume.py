@@ -200,7 +200,7 @@ def test_sigterm_stops_cleanly_like_ctrl_c_and_resumes(big, tiny_cross_encoder, 
 
 def _interrupting_progress(queries: int):
     """The progress iterator, plus a real SIGINT (Ctrl-C) to this process once ``queries`` queries are finished."""
-    import bench.engines.local as engine
+    import bench.work as engine
 
     real = engine.progress
 
@@ -216,7 +216,7 @@ def _interrupting_progress(queries: int):
 def test_torn_last_line_is_dropped_and_the_next_line_not_glued_to_it(big, tiny_cross_encoder, reference, tmp_path, capsys, caplog):
     out = tmp_path / "out"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("bench.engines.local.progress", _interrupting_progress(5))
+        mp.setattr("bench.work.progress", _interrupting_progress(5))
         assert main(_args(big, tiny_cross_encoder, out)) == 130
         assert capsys.readouterr().err.splitlines()[-1] == HINT
         assert _done_rows(out) == 5
@@ -225,7 +225,7 @@ def test_torn_last_line_is_dropped_and_the_next_line_not_glued_to_it(big, tiny_c
         part.write_bytes(part.read_bytes()[:-20])
         assert _done_rows(out) == 4
         # resume, interrupted again three queries later: the torn line was replaced, not appended to
-        mp.setattr("bench.engines.local.progress", _interrupting_progress(3))
+        mp.setattr("bench.work.progress", _interrupting_progress(3))
         assert main(_args(big, tiny_cross_encoder, out)) == 130
         capsys.readouterr()
     lines = part.read_text(encoding="utf-8").splitlines()
@@ -240,7 +240,7 @@ def test_torn_last_line_is_dropped_and_the_next_line_not_glued_to_it(big, tiny_c
 def test_force_discards_the_partial_run(big, tiny_cross_encoder, reference, tmp_path, capsys, caplog):
     out = tmp_path / "out"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("bench.engines.local.progress", _interrupting_progress(4))
+        mp.setattr("bench.work.progress", _interrupting_progress(4))
         assert main(_args(big, tiny_cross_encoder, out)) == 130
     assert _done_rows(out) == 4
     caplog.clear()

@@ -95,7 +95,7 @@ def test_candidates_first_stage_and_depth(tiny_collection: Path, tmp_path: Path,
     [
         (["--top-k", "0"], "--top-k must be positive"),
         (["--top-k", "50"], "--top-k 50 is larger than the input stage's candidates (at most 8 per query)"),
-        (["--measures", "MAP"], "unknown measure 'MAP'"),
+        (["--measures", "map"], "unknown measure 'map'"),
         (["--device", "cuda", "--top-k", "5"], "CUDA is not available"),
     ],
 )
@@ -121,7 +121,7 @@ def test_dl19_candidates_bm25(dl19: Path, tmp_path: Path, capsys):
     bm25 = record["systems"][0]
     assert round(bm25["metrics"]["nDCG@10"], 4) == 0.5058
     assert round(bm25["metrics"]["R(rel=2)@100"], 4) == 0.4910
-    assert record["measures"] == ["nDCG@10", "RR(rel=2)", "RR(rel=2)@10", "AP(rel=2)", "R(rel=2)@100", "R(rel=2)@1000"]
+    assert record["measures"] == ["nDCG@10", "RR(rel=2)", "RR(rel=2)@10", "AP(rel=2)", "R(rel=2)@100", "R(rel=2)@1000", "Judged@10"]
     _check_against_trec_eval(record, dl19 / "qrels.txt")
 
 

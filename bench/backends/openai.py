@@ -45,7 +45,10 @@ class OpenAIBackend(Backend):
             api_key = os.environ.get(opts.api_key_env)
             if not api_key:
                 raise ConfigError(f"option api_key_env names ${opts.api_key_env}, which is not set; export it with the API key")
-        self.client = Client(opts.endpoint, api_key, opts.timeout_s, opts.retries, opts.max_concurrency, opts.max_requests)
+        from ..server_waits import request_timeout
+
+        timeout_s = opts.timeout_s if opts.timeout_s is not None else request_timeout()
+        self.client = Client(opts.endpoint, api_key, timeout_s, opts.retries, opts.max_concurrency, opts.max_requests)
         self.cache = ResponseCache(enabled=opts.response_cache)
         self._identity = json.dumps(self.identity, sort_keys=True).encode("utf-8")
         self.server = self._ask_server()

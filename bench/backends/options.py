@@ -33,7 +33,7 @@ class BackendOptions:
     api_key_env: str | None = None  # openai: the environment variable holding the API key
     tokenizer: str | None = None  # openai: a local tokenizer folder, to send token ids (exact prompts, truncation)
     max_concurrency: int = 4
-    timeout_s: float = 120.0
+    timeout_s: float | None = None  # per request (default: $BENCH_REQUEST_TIMEOUT_S, 600 s)
     retries: int = 5
     max_requests: int | None = None  # the run's request budget (openai)
     top_logprobs: int = 20  # next-token log-probabilities asked for (yes/no answer tokens must be among them)
@@ -115,7 +115,7 @@ def check(options: Any, where: str) -> None:
     if not is_local(endpoint) and not options.revision:
         raise ConfigError(f"{where}: {endpoint} is a hosted API, whose models change under the same name; state the model's revision "
                           "(--option revision=DATE-OR-SNAPSHOT), it goes into the run's key")
-    if options.max_concurrency < 1 or options.retries < 0 or options.timeout_s <= 0:
+    if options.max_concurrency < 1 or options.retries < 0 or (options.timeout_s is not None and options.timeout_s <= 0):
         raise ConfigError(f"{where}: max_concurrency must be >= 1, retries >= 0 and timeout_s > 0")
     if options.max_requests is not None and options.max_requests < 1:
         raise ConfigError(f"{where}: max_requests must be >= 1 (or unset for no budget)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..trec import Qrels, Run
@@ -32,8 +32,9 @@ class Collection:
     docs: Documents | None
     candidates: Run | None = None
     candidates_name: str | None = None
-    measures: tuple[str, ...] = field(default_factory=tuple)
-    family: str = "default"  # the row of bench.collection.official: measures, source, rules
+    rules_id: str = ""  # what bench.evaluate's family patterns are matched against: the ir_datasets id, alias or folder name
+    type_hint: str | None = None  # the family named by --collection-type or the folder's collection.toml
+    family: str = "default"  # the row of bench.evaluate.FAMILIES (measures, source, rules), set when its rules are applied
     groups: dict[str, str] | None = None  # qid -> part, when the official mean is over parts (CQADupStack's forums)
     candidates_unranked: bool = False  # every candidate of a query has one score: a set, not a ranking (see unranked.py)
 

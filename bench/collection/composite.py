@@ -4,7 +4,7 @@ BEIR reports CQADupStack as the mean over its forums of each forum's mean. The p
 loaded through ir_datasets' own loaders (``beir/cqadupstack/<forum>``) and merged with
 ``<forum>/`` in front of every query and document id, so ids from two forums never collide;
 :attr:`Collection.groups` maps each query to its forum and evaluation takes the mean over forums
-(:func:`bench.collection.official.group_mean`).
+(:func:`bench.evaluate.group_mean`).
 """
 
 from __future__ import annotations
@@ -51,11 +51,9 @@ class PartedDocs:
 def load_composite(name: str, composite_id: str, collection_type: str | None = None) -> Collection:
     """Every part through ir_datasets, merged with prefixed ids; ``groups`` says which part each query is in."""
     from .irds import load_ir_datasets
-    from .official import family_for
 
     pattern, parts = COMPOSITES[composite_id]
     loaded = {part: load_ir_datasets(name, pattern.format(part), collection_type) for part in parts}
-    family = family_for(composite_id, collection_type)
     queries = {f"{p}/{q}": t for p, c in loaded.items() for q, t in c.queries.items()}
     qrels = {f"{p}/{q}": {f"{p}/{d}": r for d, r in judged.items()} for p, c in loaded.items() for q, judged in c.qrels.items()}
     docs = PartedDocs({p: c.docs for p, c in loaded.items() if c.docs is not None}) if all(c.docs for c in loaded.values()) else None
@@ -65,7 +63,7 @@ def load_composite(name: str, composite_id: str, collection_type: str | None = N
         queries=queries,
         qrels=qrels,
         docs=docs,
-        measures=family.measures,
-        family=family.name,
+        rules_id=composite_id,
+        type_hint=collection_type,
         groups={f"{p}/{q}": p for p, c in loaded.items() for q in c.queries},
     )

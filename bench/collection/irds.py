@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +15,6 @@ from ..store import stable_hash
 from ..trec import Qrels, Run
 from .base import Collection, doc_text
 from .local import check_collection
-from .official import family_for
 from .unranked import describe as describe_candidates
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,13 @@ class IrDatasetsDocs:
         return doc_text(title, text or "")
 
     def get_many(self, doc_ids: list[str]) -> dict[str, str]:
-        with download_errors(self.name, self.dataset_id, "documents"), _quiet_ir_datasets():
+        with download_errors(self.name, self.dataset_id, "documents"), _reading(f"documents of {self.name!r}"):
             store = self.dataset.docs_store()  # type: ignore[attr-defined]
             return {d: self._text(doc) for d, doc in store.get_many(doc_ids).items()}
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         with download_errors(self.name, self.dataset_id, "documents"):  # a generator: wraps only ir_datasets' own reads
-            with _quiet_ir_datasets():  # the first read is where a download starts (and logs each failed try)
+            with _reading(f"documents of {self.name!r}"):  # the first read is where a download starts (and logs each failed try)
                 docs = iter(self.dataset.docs_iter())  # type: ignore[attr-defined]
                 first = next(docs, None)
             if first is None:
@@ -57,7 +58,7 @@ class IrDatasetsDocs:
                 yield doc.doc_id, self._text(doc)
 
     def __len__(self) -> int:
-        with download_errors(self.name, self.dataset_id, "documents"), _quiet_ir_datasets():
+        with download_errors(self.name, self.dataset_id, "documents"), _reading(f"documents of {self.name!r}"):
             dataset: Any = self.dataset
             count = dataset.docs_count()
             if count is None:  # BEIR: known once its docstore is built, which iterating builds
@@ -70,18 +71,68 @@ class IrDatasetsDocs:
         return "ir_datasets:" + stable_hash([self.dataset_id, len(self), ir_datasets.__version__])
 
 
+class _QuietFilter(logging.Filter):
+    """While a read is in progress, ir_datasets' own INFO/WARNING lines (each failed download try) are dropped."""
+
+    depth = 0
+    lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.depth <= 0 or record.levelno >= logging.ERROR
+
+
+_QUIET = _QuietFilter()
+
+
 @contextlib.contextmanager
 def _quiet_ir_datasets() -> Iterator[None]:
-    """ir_datasets logs each failed download try at INFO/WARNING; our one-line error says it all."""
+    """ir_datasets logs each failed download try at INFO/WARNING; our one-line error says it all.
+
+    A filter on ir_datasets' logger (not ``logging.disable``), so bench's own lines, the
+    heartbeat of a stalled download among them, still show.
+    """
     if log.isEnabledFor(logging.DEBUG):
         yield
         return
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
+    logger = logging.getLogger("ir_datasets")
+    if _QUIET not in logger.filters:
+        logger.addFilter(_QUIET)
+    with _QUIET.lock:
+        _QUIET.depth += 1
     try:
         yield
     finally:
-        logging.disable(previous)
+        with _QUIET.lock:
+            _QUIET.depth -= 1
+
+
+_STALL_ENV = "IR_DATASETS_DL_TIMEOUT"  # ir_datasets' seconds without a byte before a try fails (it retries IR_DATASETS_DL_TRIES times)
+_stall_set: str | None = None  # the value bench put there (one the user set wins)
+
+
+def stall_seconds() -> float:
+    """The download stall deadline ir_datasets applies: the user's $IR_DATASETS_DL_TIMEOUT, else bench's ``download_stall``."""
+    global _stall_set
+    from .. import waits
+
+    current = os.environ.get(_STALL_ENV)
+    if current is None or current == _stall_set:
+        _stall_set = f"{waits.limit('download_stall'):g}"
+        os.environ[_STALL_ENV] = _stall_set
+    try:
+        return float(os.environ[_STALL_ENV])
+    except ValueError:
+        return float("nan")
+
+
+@contextlib.contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """An ir_datasets read that may download: the stall deadline set, its heartbeat running, its log lines quiet."""
+    from .. import waits
+
+    stall_seconds()
+    with waits.waiting(f"ir_datasets to read (or download) {what}"), _quiet_ir_datasets():
+        yield
 
 
 _NETWORK_WORDS = ("Max retries exceeded", "Failed to resolve", "Name or service not known", "Connection refused",
@@ -130,13 +181,20 @@ def download_errors(name: str, dataset_id: str, what: str = "documents") -> Iter
 def _ir_datasets_error(name: str, dataset_id: str, what: str, exc: BaseException) -> DataError:
     text = str(exc)
     host = re.search(r"(?:Failed to resolve|host=)\s*\\*'([^'\\]+)", text)
-    if host:
+    local = f"put a local copy in DIR/{name}/ (queries.tsv, qrels.txt, corpus.jsonl, run.*.trec) and pass --data-dir DIR"
+    advice = f"offline? {local}"
+    if "Read timed out" in text:  # connected, then no bytes for the stall deadline in each of ir_datasets' tries
+        from .. import waits
+
+        tries = os.environ.get("IR_DATASETS_DL_TRIES", "3")
+        reason = f"download stalled: no bytes from {host.group(1) if host else 'the server'} for {stall_seconds():g} s, in each of {tries} tries"
+        advice = f"retry later, raise {waits.option('download_stall')}, or {local}"
+    elif host:
         reason = f"download failed: cannot reach {host.group(1)}"
     else:
         reason = (text.strip().splitlines()[0] if text.strip() else type(exc).__name__)[:160]
     return DataError(
-        f"collection {name!r} (ir_datasets {dataset_id!r}): could not load {what} ({reason}); "
-        f"offline? put a local copy in DIR/{name}/ (queries.tsv, qrels.txt, corpus.jsonl, run.*.trec) and pass --data-dir DIR"
+        f"collection {name!r} (ir_datasets {dataset_id!r}): could not load {what} ({reason}); {advice}"
     )
 
 
@@ -147,15 +205,14 @@ def load_ir_datasets(name: str, dataset_id: str, collection_type: str | None = N
     try:
         dataset = ir_datasets.load(dataset_id)
     except KeyError:
-        from . import unknown_collection
+        from .names import unknown_collection
 
         raise unknown_collection(name) from None
-    with _quiet_ir_datasets():
+    with _reading(f"queries and qrels of {name!r}"):
         return _read_ir_datasets(name, dataset_id, dataset, collection_type)
 
 
 def _read_ir_datasets(name: str, dataset_id: str, dataset: Any, collection_type: str | None = None) -> Collection:
-    family = family_for(dataset_id, collection_type)
     for needed in ("queries", "qrels"):
         if not getattr(dataset, f"has_{needed}")():
             raise DataError(f"ir_datasets {dataset_id!r} has no {needed}; choose a dataset id with queries and qrels")
@@ -187,8 +244,8 @@ def _read_ir_datasets(name: str, dataset_id: str, dataset: Any, collection_type:
         docs=IrDatasetsDocs(dataset, dataset_id, name) if dataset.has_docs() else None,
         candidates=candidates,
         candidates_name="scoreddocs" if candidates is not None else None,
-        measures=family.measures,
-        family=family.name,
+        rules_id=dataset_id,
+        type_hint=collection_type,
         candidates_unranked=candidates is not None and describe_candidates(f"{dataset_id} scoreddocs", candidates),
     )
 

@@ -104,15 +104,12 @@ def folder_type(folder: Path) -> str | None:
 
 def load_local(name: str, folder: Path, candidates_file: str | None = None, collection_type: str | None = None) -> Collection:
     """Load a collection from a folder in the local layout (``collection_type`` or ``collection.toml`` names its family)."""
-    from .official import family_for
-
     for needed in ("queries.tsv", "qrels.txt"):
         if not (folder / needed).is_file():
             raise DataError(f"local collection {folder}: missing {needed}; a local collection needs queries.tsv and qrels.txt")
     queries = _read_queries(folder / "queries.tsv")
     qrels = read_qrels(folder / "qrels.txt")
     check_collection(name, queries, qrels)
-    family = family_for(name, collection_type or folder_type(folder))
     docs = LocalDocs(folder / "corpus.jsonl") if (folder / "corpus.jsonl").is_file() else None
     run_files = sorted(folder.glob("run.*.trec"))
     if candidates_file:
@@ -133,7 +130,7 @@ def load_local(name: str, folder: Path, candidates_file: str | None = None, coll
         docs=docs,
         candidates=candidates,
         candidates_name=candidates_name,
-        measures=family.measures,
-        family=family.name,
+        rules_id=name,
+        type_hint=collection_type or folder_type(folder),
         candidates_unranked=candidates is not None and describe_candidates(f"{folder.name}/{candidates_name}", candidates),
     )

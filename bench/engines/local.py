@@ -35,7 +35,7 @@ class LocalSession:
 
     def finish(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """What ran (described after the work: a batch size halved by an OOM back-off is the one reported) and engine facts."""
-        from ..rerankers.device import peak_memory_mb
+        from ..device import peak_memory_mb
 
         device = self.runner.worker.device
         return self.runner.worker.describe(), {"peak_gpu_memory_mb": peak_memory_mb(device), "engine": "local", "workers": 1}
@@ -52,7 +52,7 @@ class LocalEngine:
     @staticmethod
     @contextlib.contextmanager
     def open(stage: EngineStage, queries: int) -> Iterator[LocalSession]:
-        runner = Runner(stage.worker()).start()
+        runner = Runner(stage.worker()).start(deadline=stage.name)  # a load that blocks past [execution] load_timeout_s: one line
         describe = runner.worker.describe()
         log.info("%s: %s on %s (%s), loaded in %.1f s", stage.name, describe.get("kind", type(runner.worker).__name__),
                  runner.worker.device, describe.get("dtype", "-"), runner.load_s)

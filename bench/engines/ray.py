@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import ExecutionConfig
-from ..errors import BenchError
+from ..errors import BenchError, ModelError
 from .execution import cpus as worker_cpus
 from .execution import gpus as worker_gpus
 from .ray_worker import IN_FLIGHT, Pool, Slot, worker_device
@@ -132,9 +132,18 @@ def _reason(exc: BaseException) -> str:
 
 
 def _wait_ready(ray: Any, pool: Pool, patience_s: float = 120.0) -> None:
+    """:func:`_wait_ready_within` the ``load`` deadline (bench.waits): none ready in time is one line; the heartbeat says how many are."""
+    from .. import waits
+
+    fix = f"raise {waits.option('load')} for a model that needs longer; else check the workers' logs and the cluster's free resources"
+    with waits.waiting(f"Ray workers of {pool.stage.name} to start and load the model", waits.limit("load"), fix, ModelError) as wait:
+        _wait_ready_within(ray, pool, wait, patience_s)
+
+
+def _wait_ready_within(ray: Any, pool: Pool, wait: Any, patience_s: float) -> None:
     """Block until every worker has loaded (so the stage's wall time excludes loading), replacing any that die.
 
-    A worker still unscheduled after ``patience_s`` (a cluster waiting for its autoscaler)
+    A worker still unscheduled after ``patience_s`` or the deadline (a cluster waiting for its autoscaler)
     does not hold up the others: the run starts once one is ready, and it joins when it is.
     """
     failures = _failures(ray)
@@ -144,12 +153,13 @@ def _wait_ready(ray: Any, pool: Pool, patience_s: float = 120.0) -> None:
         if not waiting:
             return
         now = time.perf_counter()
-        if now - started > patience_s and any(s.info for s in pool.live()):
+        if (now - started > patience_s or wait.passed()) and any(s.info for s in pool.live()):
             log.warning("starting with %d workers; %d more join when Ray has room for them", len(pool.live()) - len(waiting), len(waiting))
             return
-        if now - last_note > 30:
-            log.warning("waiting for %d Ray workers to start (cluster resources: %s)", len(waiting), ray.available_resources())
+        if now - last_note > 5 or wait.passed():  # what the heartbeat and the deadline's line say
+            wait.detail = f"{len(waiting)} of {len(pool.live())} workers not ready; free cluster resources: {ray.available_resources()}"
             last_note = now
+        wait.check()
         ready, _ = ray.wait([s.ready_ref for s in waiting], num_returns=len(waiting), timeout=WAIT_S)
         for slot in waiting:
             if slot.ready_ref not in ready:
@@ -173,6 +183,7 @@ class _Scheduler:
         self.pending: dict[Any, tuple[Slot, Any]] = {}
         self.loading: dict[Any, Slot] = {}  # replacements still loading: they get queries once ready
         self.failures = _failures(ray)
+        self.since: dict[Any, float] = {}  # when each pending batch was handed out, or a replacement started loading
 
     def _next(self) -> Any:
         if self.retry:
@@ -182,14 +193,38 @@ class _Scheduler:
     def _fill(self) -> None:
         for slot in self.pool.live():
             if not slot.info:
-                self.loading.setdefault(slot.ready_ref, slot)
+                if slot.ready_ref not in self.loading:
+                    self.loading[slot.ready_ref] = slot
+                    self.since[slot.ready_ref] = time.perf_counter()
                 continue
             while slot.in_flight < IN_FLIGHT:
                 item = self._next()
                 if item is None:
                     return
-                self.pending[slot.actor.process.remote(item)] = (slot, item)
+                ref = slot.actor.process.remote(item)
+                self.pending[ref] = (slot, item)
+                self.since[ref] = time.perf_counter()
                 slot.in_flight += 1
+
+    def _overdue(self) -> None:
+        """A worker past the batch deadline (hung mid-batch) or a replacement past the load deadline: replaced, its batches requeued."""
+        from .. import waits
+
+        now = time.perf_counter()
+        batch_s, load_s = waits.limit("batch"), waits.limit("load")
+        late = {slot.index: slot for ref, (slot, _) in self.pending.items() if now - self.since.get(ref, now) > batch_s}
+        late.update({slot.index: slot for ref, slot in self.loading.items() if now - self.since.get(ref, now) > load_s})
+        for slot in late.values():
+            held = [ref for ref, (s, _) in self.pending.items() if s is slot]
+            log.warning("worker %d is past its deadline (a batch over %s s, or loading over %s s; %s): it is replaced and its %d "
+                        "batches queued again", slot.index, f"{batch_s:g}", f"{load_s:g}", waits.option("batch"), len(held))
+            for ref in held:
+                self.retry.append(self.pending.pop(ref)[1])
+                slot.in_flight -= 1
+            self.loading.pop(slot.ready_ref, None)
+            self.pool.replace(slot, "past its deadline")
+        if late:
+            self._fill()
 
     def _lost(self, slot: Slot, exc: BaseException) -> None:
         self.pool.replace(slot, _reason(exc))
@@ -197,6 +232,7 @@ class _Scheduler:
     def rows(self) -> Iterator[list[dict[str, Any]]]:
         self._fill()
         while self.pending or self.loading:
+            self._overdue()
             ready, _ = self.ray.wait([*self.pending, *self.loading], num_returns=1, timeout=WAIT_S)
             for ref in ready:
                 if ref in self.loading:

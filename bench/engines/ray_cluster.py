@@ -4,7 +4,7 @@ Ray is an optional extra, imported only here and only when the ``ray`` engine ru
 the default (one worker) never imports it. The address is ``--ray-address``, else
 ``$RAY_ADDRESS``, else a local instance started inside the command with enough CPUs for
 the workers; a Ray already initialised in this process (a notebook, a test) is used as is
-and left running.
+and left running. Joining a cluster has a deadline (:mod:`bench.engines.ray_connect`).
 """
 
 from __future__ import annotations
@@ -58,11 +58,9 @@ def session(execution: Any, workers: int, gpus: float, cpus: int) -> Iterator[tu
     if ray.is_initialized():
         where = "this process's Ray"
     elif address:
-        try:
-            ray.init(address=address, **kwargs)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise ConfigError(f"cannot join the Ray cluster at {address!r} ({str(exc).splitlines()[0]}); "
-                              "start one with `ray start --head` or drop --ray-address/RAY_ADDRESS") from None
+        from .ray_connect import join
+
+        join(ray, address, **kwargs)  # within the connect deadline: one line for a dead or non-Ray address
         where = address
         owned = True
     else:

@@ -31,7 +31,7 @@ class StageWorker:
     def __init__(self, stage: Any, index: int, device: str, threads: int):
         import torch
 
-        from ..rerankers.device import describe_device
+        from ..device import describe_device
         from ..work import Runner
 
         torch.set_num_threads(threads)
@@ -65,7 +65,7 @@ class StageWorker:
 
     def final(self) -> dict[str, Any]:
         """What ran, described after the work (the batch size actually used), and the device's peak memory."""
-        from ..rerankers.device import peak_memory_mb
+        from ..device import peak_memory_mb
 
         return {"describe": self.runner.worker.describe() if self.runner else {}, "peak_gpu_memory_mb": peak_memory_mb(self.device)}
 

@@ -64,12 +64,20 @@ def create(config: Any, collection: Any) -> Any:
     kind = choose(first.kind, collection)
     cls = FIRST_STAGES.get(kind)
     table = dict(first.options)
-    if first.bm25:
-        if kind != "bm25":
-            raise ConfigError(f"[first_stage.bm25] sets BM25 parameters, but the first stage is {kind}; drop it or use --first-stage bm25")
+    if first.bm25 and kind == "bm25":
         table = {**first.bm25, **table}
+    elif first.bm25 and _sets_bm25(first.bm25):  # records written before plain-data configs hold BM25's defaults here
+        raise ConfigError(f"[first_stage.bm25] sets BM25 parameters, but the first stage is {kind}; drop it or use --first-stage bm25")
     options = build_options(getattr(cls, "Options", None) or _no_options(), table, f"first_stage.options ({kind})")
     return cls.from_config(config, collection, options)
+
+
+def _sets_bm25(table: dict[str, Any]) -> bool:
+    """Whether a ``[first_stage.bm25]`` table differs from BM25's defaults."""
+    from ..options import build_options
+    from .bm25 import Bm25Params
+
+    return bool(build_options(Bm25Params, table, "first_stage.bm25") != Bm25Params())
 
 
 def _no_options() -> type:

@@ -113,11 +113,11 @@ def build(record: dict[str, Any], record_path: str | Path, baseline: str | None 
         positions = [None if run is None else {d: i + 1 for i, d in enumerate(run.get(qid, []))} for run in runs]
         ranks = {d: [None if p is None else p.get(d) for p in positions] for d in docs if judged.get(d, 0) >= RELEVANT}
         drill[qid] = {"top": tops, "labels": {d: judged[d] for d in docs if d in judged} if qrels is not None else None, "ranks": ranks}
-    snippets: dict[str, str] = {}
+    texts: dict[str, str] = {}
     if not snippets:
         notes.append("passage text left out (report option snippets = false): the drill-down shows ids and labels.")
     elif collection is not None and shown:
-        snippets = _snippets(collection, sorted(shown), notes)
+        texts = _snippets(collection, sorted(shown), notes)
     for note in notes:
         log.warning("explorer (%s): %s", path, note)
     return {
@@ -132,7 +132,7 @@ def build(record: dict[str, Any], record_path: str | Path, baseline: str | None 
         "labelled": qrels is not None,
         "queries": rows,
         "drill": drill,
-        "docs": snippets,
+        "docs": texts,
         "notes": notes,
     }
 

@@ -89,9 +89,9 @@ def identity(system: dict[str, Any]) -> dict[str, str | None]:
 
 def _measure(collection: str, records: list[dict[str, Any]]) -> str:
     """The collection's official first measure when the records have it, else the newest record's first measure."""
-    from ..measures import official_measures
+    from ..evaluate import family_for
 
-    official = official_measures(collection)[0]
+    official = family_for(collection).measures[0]
     if any(official in s["metrics"] for r in records for s in r["systems"]):
         return official
     return str((records[0].get("measures") or list(records[0]["systems"][0]["metrics"]))[0])

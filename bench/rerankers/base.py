@@ -27,10 +27,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..device import synchronize, torch_dtype
 from ..errors import ModelError
 from ..options import NoOptions, as_dict
 from ..ranking import Family
-from .device import synchronize, torch_dtype
 from .locate import LocatedModel
 
 log = logging.getLogger(__name__)

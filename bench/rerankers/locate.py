@@ -109,13 +109,16 @@ def _download(spec: str, revision: str | None) -> LocatedModel:
         from huggingface_hub import snapshot_download
     except ImportError:  # pragma: no cover - transformers depends on it
         raise ModelError("huggingface_hub is not installed; pass a local model folder with --model PATH") from None
+    from ..waits import waiting
+
     log.info("model %s: fetching from the Hugging Face Hub (revision %s)", spec, revision or "main")
     try:
-        folder = snapshot_download(
-            spec,
-            revision=revision,
-            allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model", "*.bin", "1_Pooling/*"],
-        )
+        with waiting(f"the Hugging Face Hub to send model {spec!r}"):  # the heartbeat; huggingface_hub's own timeouts end a stall
+            folder = snapshot_download(
+                spec,
+                revision=revision,
+                allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model", "*.bin", "1_Pooling/*"],
+            )
     except Exception as exc:  # offline, 401, 404, timeouts: all mean "not available here"
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise ModelError(

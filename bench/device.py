@@ -13,7 +13,7 @@ import functools
 import logging
 from typing import Any
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 
