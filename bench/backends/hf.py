@@ -7,7 +7,7 @@ positions do not depend on its neighbours, so (in fp32) its greedy output does n
 (tests/test_hf_backend.py). Weights load through :func:`bench.rerankers.hf.load_pretrained`
 (safetensors only unless ``--allow-pickle``, no model code unless ``--trust-remote-code``)
 in the stage's resolved dtype: bf16 where the device multiplies it natively
-(:func:`bench.rerankers.device.resolve_dtype`).
+(:func:`bench.device.resolve_dtype`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class HfBackend(Backend):
         import transformers
         from packaging.version import Version
 
-        from ..rerankers.device import torch_dtype
+        from ..device import torch_dtype
 
         key = "dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype"
         return {key: torch_dtype(self.settings.dtype)}
@@ -48,7 +48,7 @@ class HfBackend(Backend):
     def load(self) -> None:
         import torch
 
-        from ..rerankers.device import torch_dtype
+        from ..device import torch_dtype
         from ..rerankers.hf import load_pretrained
 
         if self.model is None:
