@@ -48,7 +48,9 @@ def vllm(session: nox.Session) -> None:
     session.install(TORCH)
     session.install(VLLM)
     session.run("python", "-m", "pip", "uninstall", "-q", "-y", "torchvision", "torchaudio", "torchcodec")
-    session.install("-e", ".", "pytest", "ftfy")  # ftfy: the listwise family repairs passages with it, as rank_llm does
+    # ftfy: the listwise family repairs passages with it, as rank_llm does; ir-measures: bench run parses measure names with it
+    # (today only in the test extra, whose other packages this venv does not need)
+    session.install("-e", ".", "pytest", "ftfy", "ir-measures")
     env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CACHE_ROOT": os.path.join(session.create_tmp(), "vllm-cache")}
     session.run("pytest", "-m", "slow", "tests/test_vllm.py", *session.posargs, env=env)
 
