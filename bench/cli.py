@@ -65,6 +65,7 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="recompute runs even when an identical one exists")
     p.add_argument("--trust-remote-code", action="store_true", help="allow models that ship their own Python code")
     p.add_argument("--allow-pickle", action="store_true", help="allow pickled (.bin) weights, which can run code")
+    p.add_argument("--no-response-cache", action="store_true", help="ask served models again instead of reading their cached answers")
     p.set_defaults(func="run")
 
 
@@ -118,6 +119,8 @@ def _add_reproduce(sub: Any) -> None:
     p.add_argument("--latency-tolerance", type=float, help="fail when p50 latency exceeds the recorded one by this ratio (e.g. 1.5)")
     p.add_argument("--data-dir", help="folder with local collections, when the recorded one is not found")
     p.add_argument("--output", help="keep the reproduced runs and results here (default: a temporary folder)")
+    p.add_argument("--requests", type=int, metavar="N", help="instead: ask a served model N of the run's requests again and count differing answers")
+    p.add_argument("--endpoint", help="with --requests: ask this URL instead of the recorded endpoint")
     p.set_defaults(func="reproduce")
 
 

@@ -51,6 +51,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         changes["trust_remote_code"] = True
     if args.allow_pickle:
         changes["allow_pickle"] = True
+
     execution = {k: v for k, v in {"workers": args.workers, "address": args.ray_address}.items() if v is not None}
     if execution:
         import dataclasses
@@ -68,7 +69,17 @@ def config_from_args(args: argparse.Namespace) -> Any:
         changes["rerankers"] = tuple(cfg.RerankerConfig(**m) for m in args.models)
     if reranker_flags and not (args.models or config.rerankers):
         log.warning("%s ignored: no reranker configured (add --model)", ", ".join("--" + k.replace("_", "-") for k in reranker_flags))
-    return cfg.override(config, changes, reranker_flags)
+    config = cfg.override(config, changes, reranker_flags)
+    return _no_response_cache(config) if getattr(args, "no_response_cache", False) else config
+
+
+def _no_response_cache(config: Any) -> Any:
+    """--no-response-cache: every reranker with a backend option asks its model again (the option is not in any key)."""
+    import dataclasses
+
+    rerankers = tuple(dataclasses.replace(r, options={**r.options, "response_cache": False}) if "backend" in r.options else r
+                      for r in config.rerankers)
+    return dataclasses.replace(config, rerankers=rerankers)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -110,6 +121,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from .errors import DriftError
     from .reproduce import reproduce
 
+    if args.requests is not None:
+        from .reproduce_requests import reask
+
+        text, _ = reask(args.results, args.requests, args.endpoint)
+        sys.stdout.write(text)
+        return 0
     try:
         text, _ = reproduce(args.results, args.tolerance, args.latency_tolerance, args.data_dir, args.output)
     except DriftError as exc:

@@ -112,13 +112,15 @@ def reranker_stage(cfg: RerankerConfig, config: ExperimentConfig, collection: An
     from .rerankers.passages import Passages
     from .rerankers.stage import RerankStage
 
+    if cfg.kind == "auto" and (cfg.options or {}).get("backend") == "openai":
+        raise ConfigError(f"{where}: a served model has no folder to recognise its family from; set --kind (causal-lm, listwise, ...)")
     if cfg.kind == "auto":
         located = locate(cfg.model, cfg.revision)
         cls: Any = family(cfg.kind, located)
     else:
         cls = FAMILIES.get(cfg.kind)
         located = None
-    options = build_options(cls.Options, cfg.options, f"{where}.options ({cls.kind})")
+    options = _served(build_options(cls.Options, cfg.options, f"{where}.options ({cls.kind})"), cfg, config, f"{where}.options ({cls.kind})")
     if cls.source(options) == FOLDER and located is None:
         located = locate(cfg.model, cfg.revision)
     options = cls.resolve(options, located)
@@ -130,6 +132,25 @@ def reranker_stage(cfg: RerankerConfig, config: ExperimentConfig, collection: An
     if located is None:
         stage.model = cfg.model
     return stage
+
+
+def _served(options: Any, cfg: RerankerConfig, config: ExperimentConfig, where: str) -> Any:
+    """Backend options completed and checked: the served model id defaults to --model, its revision to the reranker's."""
+    import dataclasses
+
+    from .backends.options import BackendOptions, backend_of, check
+
+    if not isinstance(options, BackendOptions):
+        return options
+    changes: dict[str, Any] = {}
+    if backend_of(options) == "openai":
+        if not options.model:
+            changes["model"] = cfg.model
+        if not options.revision and cfg.revision:
+            changes["revision"] = cfg.revision
+    options = dataclasses.replace(options, **changes) if changes else options
+    check(options, where)
+    return options
 
 
 def _engine(config: ExperimentConfig) -> str:

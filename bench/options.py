@@ -61,9 +61,12 @@ def parse_value(text: str) -> Any:
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    import datetime
+
+    return text if isinstance(value, (datetime.date, datetime.time)) else value  # revision=2025-06-01 stays the text typed
 
 
 def as_dict(options: Any) -> dict[str, Any]:

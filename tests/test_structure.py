@@ -31,7 +31,7 @@ LAYERS: dict[str, int] = {
     "results": 7,
     "report": 8,
     "experiment": 9,
-    "reproduce": 10,
+    "reproduce": 10, "reproduce_requests": 10,
     "commands": 11,
     "cli": 12,
     "__main__": 13, "bench": 13,

@@ -58,6 +58,7 @@ class Prompt:
     text: str | None = None
     add_generation_prompt: bool = True
     chat_template: str | None = None
+    token_ids: tuple[int, ...] = ()  # the exact tokens, when the family tokenised itself (yes/no rerankers: same ids on every backend)
 
     @classmethod
     def chat(cls, messages: Sequence[dict[str, str]], chat_template: str | None = None) -> Prompt:
@@ -77,6 +78,22 @@ class Completion:
     finish_reason: str = "stop"  # "stop" (end of sequence or a stop string) or "length" (budget spent)
     cached: bool = False  # answered from a response cache (served backends)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Scored:
+    """One prompt's next-token log-probabilities, with what a trace and the cost need.
+
+    ``missing`` lists candidates the backend did not return (outside the top-k): their value
+    is the lowest returned log-probability, an upper bound, and the call counts as malformed.
+    """
+
+    logprobs: dict[str, float]
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    cached: bool = False
+    missing: tuple[str, ...] = ()
+    request: str = ""  # the response cache's key of the request (served backends): the exact request and answer are on disk
 
 
 class Backend(ABC):
@@ -123,6 +140,10 @@ class Backend(ABC):
         Log-softmax over the full vocabulary, so values compare across prompts. A candidate
         whose first token is shared with another candidate is a configuration error.
         """
+
+    def score_next_token(self, prompts: Sequence[Prompt], candidates: Sequence[str]) -> list[Scored]:
+        """:meth:`next_token_logprobs` with token counts, cache hits and missing candidates (what a family traces and bills)."""
+        return [Scored(lp) for lp in self.next_token_logprobs(prompts, candidates)]
 
     def context_length(self) -> int | None:
         """The model's context window in tokens, when known (prompts are fitted to it)."""

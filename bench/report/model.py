@@ -22,6 +22,7 @@ COST_COLUMNS = (
     ("calls/q", ("per_query", "calls"), "min"),
     ("in tok/q", ("per_query", "input_tokens"), "min"),
     ("out tok/q", ("per_query", "output_tokens"), "min"),
+    ("$/q", ("per_query", "usd"), "min"),
     ("malformed %", ("malformed_rate",), "min"),
 )
 

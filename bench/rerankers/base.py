@@ -170,7 +170,8 @@ class Reranker(Family):
         for passage, value in zip(passages, scores, strict=True):
             if not math.isfinite(value):
                 raise ModelError(
-                    f"model {self.located.spec!r} gave a non-finite score ({value}) for query {query[:60]!r} "
+                    f"model {getattr(self.located, 'spec', None) or getattr(self.options, 'model', None)!r} gave a non-finite "
+                    f"score ({value}) for query {query[:60]!r} "
                     f"and passage {passage[:60]!r}; try --dtype float32 or check the checkpoint"
                 )
         return scores

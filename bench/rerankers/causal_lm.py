@@ -15,18 +15,20 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ..backends import options as backend_options
+from ..backends.options import BackendOptions
 from ..errors import ModelError
 from ..models.hf import load_pretrained
 from ..models.locate import LocatedModel
-from .base import Batches, Reranker
+from .base import Reranker
 from .prompts import Prompt, resolve
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class CausalLMOptions:
-    """Prompt preset (default: from the hub id), instruction, answer tokens and the query's token budget."""
+class CausalLMOptions(BackendOptions):
+    """Prompt preset (default: from the hub id), instruction, answer tokens and the query's token budget; the backend's options."""
 
     prompt: str | None = None
     instruction: str | None = None
@@ -40,16 +42,59 @@ class CausalLM(Reranker):
     Options = CausalLMOptions
     padding_side = "right"  # scores do not depend on it (tests/test_causal_lm.py); left is kept for those tests
 
+    def __init__(self, located: Any, settings: Any, options: Any = None):
+        super().__init__(located, settings, options)
+        self.served: Any = None
+        if backend_options.backend_of(self.options) != "hf":
+            from .served_yes_no import ServedYesNo
+
+            self.served = ServedYesNo(self)
+
     @classmethod
     def recognises(cls, located: LocatedModel) -> int:
         """A ``*ForCausalLM`` architecture in config.json."""
         return 10 if any(str(a).endswith("ForCausalLM") for a in located.config().get("architectures") or []) else 0
 
+    # -- backends: hf (below, in this process) keys as before; vllm and openai through bench.backends --------------------
+    @classmethod
+    def source(cls, options: Any) -> str:
+        return backend_options.source(options)
+
+    @classmethod
+    def key_options(cls, options: Any) -> dict[str, Any]:
+        return backend_options.key_options(backend_options.family_options(options), options)
+
+    @classmethod
+    def endpoint_key(cls, options: Any) -> dict[str, Any]:
+        from .prompts import known_prompt
+
+        return backend_options.endpoint_key(options, options.prompt or known_prompt(str(options.model or "")))
+
+    @property
+    def spec(self) -> str:
+        return str(self.located.spec if self.located is not None else self.options.model)
+
+    def load(self) -> None:
+        if self.served is None:
+            return super().load()
+        self.served.load()
+
+    def warmup(self) -> None:
+        if self.served is None:
+            super().warmup()  # a served model is warm; requests here would be billed and cached
+
+    def parameters(self) -> int:
+        return super().parameters() if self.served is None else 0
+
+    def take_calls(self, doc_ids: list[str]) -> tuple[dict[str, int], list[dict[str, Any]]]:
+        """Cost units and trace of the served calls since the last take (nothing for hf: pairs are its cost)."""
+        return self.served.take(doc_ids) if self.served is not None else ({}, [])
+
     def _load(self) -> None:
         opts = self.options
-        self.prompt, parts = resolve(self.located.spec, opts.prompt, opts.instruction)
+        self.prompt, parts = resolve(self.spec, opts.prompt, opts.instruction)
         if opts.max_query_tokens is not None and opts.max_query_tokens < 1:
-            raise ModelError(f"model {self.located.spec!r}: option max_query_tokens must be at least 1, got {opts.max_query_tokens}")
+            raise ModelError(f"model {self.spec!r}: option max_query_tokens must be at least 1, got {opts.max_query_tokens}")
         self.tokenizer, model, _ = load_pretrained(self, "AutoModelForCausalLM")
         self.max_length = self.fit_max_length(self.settings.max_length, model.config)
         self.max_query_tokens = opts.max_query_tokens or self.max_length * 3 // 4
@@ -71,7 +116,7 @@ class CausalLM(Reranker):
             return int(vocab[token])
         ids = self.tokenizer(token, add_special_tokens=False)["input_ids"]
         if len(ids) != 1:
-            raise ModelError(f"model {self.located.spec!r}: answer {token!r} is not one token of its vocabulary; set option {option}")
+            raise ModelError(f"model {self.spec!r}: answer {token!r} is not one token of its vocabulary; set option {option}")
         return int(ids[0])
 
     def _tokenise_parts(self, parts: tuple[str, ...]) -> None:
@@ -79,7 +124,7 @@ class CausalLM(Reranker):
         self.parts: list[list[int] | str] = []
         if self.prompt.bos:
             if self.tokenizer.bos_token_id is None:
-                raise ModelError(f"model {self.located.spec!r}: prompt {self.prompt.name!r} needs a BOS token and the tokenizer has none")
+                raise ModelError(f"model {self.spec!r}: prompt {self.prompt.name!r} needs a BOS token and the tokenizer has none")
             self.parts.append([int(self.tokenizer.bos_token_id)])
         for part in parts:
             self.parts.append(part if "{query}" in part or "{document}" in part else self._ids(part))
@@ -87,13 +132,16 @@ class CausalLM(Reranker):
             raise ModelError(f"prompt {self.prompt.name!r} must have exactly one part holding the document")
         fixed = sum(len(p) for p in self.parts if isinstance(p, list))
         if fixed >= self.max_length // 2:
-            raise ModelError(f"model {self.located.spec!r}: max_length {self.max_length} leaves no room for the pair after the {fixed}-token template")
+            raise ModelError(f"model {self.spec!r}: max_length {self.max_length} leaves no room for the pair after the {fixed}-token template")
 
     def _ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def describe(self) -> dict[str, Any]:
+        if self.served is not None:
+            return self.served.describe()
         out = super().describe()
+        out["options"] = self.key_options(self.options)  # the family's own options, as before backends
         prompt: Prompt | None = getattr(self, "prompt", None)
         if prompt is not None:
             out.update(prompt=prompt.name, score="log-odds" if self.false_id is not None else "true-token logit", max_query_tokens=self.max_query_tokens)
@@ -118,12 +166,14 @@ class CausalLM(Reranker):
         others = sum(len(p) for i, p in enumerate(whole) if i != cut_at)
         room = self.max_length - others - len(head) - len(tail)
         if room < 1:
-            raise ModelError(f"model {self.located.spec!r}: max_length {self.max_length} leaves no room for the document; lower max_query_tokens")
+            raise ModelError(f"model {self.spec!r}: max_length {self.max_length} leaves no room for the document; lower max_query_tokens")
         for i, p in enumerate(whole):
             out.extend(head + doc[:room] + tail if i == cut_at else p)
         return out
 
-    def prepare(self, query: str, passages: list[str]) -> Batches:
+    def prepare(self, query: str, passages: list[str]) -> Any:
+        if self.served is not None:
+            return self.served.prepare(query, passages)
         features = [{"input_ids": self.encode(query, p)} for p in passages]
         batches = self.batches(features, self.tokenizer.pad_token_id or 0)
         if self.padding_side == "left":
@@ -145,7 +195,9 @@ class CausalLM(Reranker):
             logits = torch.tanh(logits / self.softcap) * self.softcap
         return logits[:, 0] - logits[:, 1] if logits.shape[1] == 2 else logits[:, 0]
 
-    def forward(self, prepared: Batches) -> list[float]:
+    def forward(self, prepared: Any) -> list[float]:
+        if self.served is not None:
+            return self.served.forward(prepared)
         return self.run_batches(prepared, self._score)
 
 

@@ -54,5 +54,6 @@ class Pointwise(Ranker):
         for request, ids, texts, tensors in prepared:
             scores = self.scorer.score_prepared(request.query, texts, tensors)
             docs, doc_scores = combine(ids, scores)  # windows -> documents (a no-op without windows)
-            out.append(Ranking(request.qid, docs, doc_scores, Cost(pairs=len(ids))))
+            cost, trace = self.scorer.take_calls(ids) if hasattr(self.scorer, "take_calls") else ({}, [])
+            out.append(Ranking(request.qid, docs, doc_scores, Cost(pairs=len(ids)).add(cost), trace))
         return out

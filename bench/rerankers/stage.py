@@ -151,4 +151,8 @@ class RerankStage(EngineStage):
             result.info["passages"] = self.passages.describe()  # the record names the strategy
         if self.source != FOLDER:
             result.info.setdefault("source", self.source)
+        price = result.info.get("price_per_million")
+        if price and result.cost:  # served models: what the tokens the server billed cost, at the stated prices
+            usd = (result.cost.get("input_tokens", 0) * price["prompt"] + result.cost.get("output_tokens", 0) * price["completion"]) / 1e6
+            result.cost["usd"] = round(usd, 8)
         return result

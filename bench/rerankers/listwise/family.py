@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ...backends import options as backend_options
 from ...backends.base import Decoding, Prompt
+from ...backends.options import BACKEND_FIELDS, BackendOptions
 from ...errors import ConfigError, ModelError
 from ...options import as_dict
 from ...ranking import FOLDER, Cost, Ranker, Ranking, Request
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ListwiseOptions:
+class ListwiseOptions(BackendOptions):
     """The preset (None: from the hub id), the windows, the word and context budgets, the backend and the decoding."""
 
     preset: str | None = None
@@ -69,9 +71,10 @@ class Listwise(Ranker):
         from ...backends import BACKENDS
 
         if options.preset is None:
-            name = for_model(getattr(located, "spec", None))
+            spec = getattr(located, "spec", None) or options.model  # a served model: its id
+            name = for_model(spec)
             if name is None:
-                raise ConfigError(f"model {getattr(located, 'spec', None)!r}: no listwise preset is known for it; "
+                raise ConfigError(f"model {spec!r}: no listwise preset is known for it; "
                                   f"set --option preset= one of {', '.join(PRESETS)}")
             options = replace(options, preset=name)
         if options.preset not in PRESETS:
@@ -87,9 +90,18 @@ class Listwise(Ranker):
         return options
 
     @classmethod
+    def source(cls, options: Any) -> str:
+        return backend_options.source(options)  # backend=openai: an endpoint, keyed by model id and stated revision
+
+    @classmethod
+    def endpoint_key(cls, options: Any) -> dict[str, Any]:
+        return backend_options.endpoint_key(options, options.preset)
+
+    @classmethod
     def key_options(cls, options: ListwiseOptions) -> dict[str, Any]:
-        """Every option, the decoding spelled out, and the preset's text (a changed text is a new run)."""
-        out = as_dict(options)
+        """Every option of the family, the backend's that change the output (never the URL), the decoding spelled out, the preset's text."""
+        own = {k: v for k, v in as_dict(options).items() if k not in BACKEND_FIELDS or k in ("backend", "seed")}
+        out = backend_options.key_options(own, options)
         d = options.decoding()
         out["decoding"] = "greedy" if d.greedy else {"temperature": d.temperature, "top_p": d.top_p, "seed": d.seed}
         if options.preset in PRESETS:
@@ -118,7 +130,8 @@ class Listwise(Ranker):
         self.prompter = Prompter(self.preset, self.backend, o.max_words, o.window_size, o.context_size)
         limit = self.backend.context_length()
         if limit and limit < o.context_size:
-            raise ModelError(f"model {self.located.spec!r} reads {limit} tokens at most; set --option context_size={limit} or less")
+            spec = getattr(self.located, "spec", self.options.model)
+            raise ModelError(f"model {spec!r} reads {limit} tokens at most; set --option context_size={limit} or less")
 
     def warmup(self) -> None:
         self.backend.complete([Prompt(text="warm up")], Decoding(max_new_tokens=2))
@@ -129,7 +142,7 @@ class Listwise(Ranker):
                                "scoring": "identifier logits at the first output position" if self.preset.logits else "generation"}
         if self.backend is not None:
             out.update(self.backend.describe())
-        out["model"] = self.located.spec if self.located is not None else None
+        out["model"] = self.located.spec if self.located is not None else self.options.model
         return out
 
     # -- ranking --------------------------------------------------------------------------------
@@ -158,7 +171,8 @@ class Listwise(Ranker):
         rankings = []
         for request, (order, trace) in zip(requests, slid, strict=True):
             cost = Cost(calls=len(trace), windows=len(trace), input_tokens=sum(t["prompt_tokens"] for t in trace),
-                        output_tokens=sum(t.get("output_tokens", 0) for t in trace), malformed=sum(t["status"] != "ok" for t in trace))
+                        output_tokens=sum(t.get("output_tokens", 0) for t in trace), malformed=sum(t["status"] != "ok" for t in trace),
+                        cached=sum(bool(t.get("cached")) for t in trace))
             rankings.append(Ranking(request.qid, order, None, cost, trace))
         return rankings
 
@@ -171,7 +185,8 @@ class Listwise(Ranker):
             completions = self.backend.complete([Prompt(text=built[i].text) for i in rows], self.options.decoding(budget))
             for i, c in zip(rows, completions, strict=True):
                 parsed = parse(c.text, n, self.preset.alpha, self.preset.validation_regex)
-                results[i] = (parsed, {"raw": c.text, "output_tokens": c.output_tokens, "finish_reason": c.finish_reason})
+                results[i] = (parsed, {"raw": c.text, "output_tokens": c.output_tokens, "finish_reason": c.finish_reason,
+                                       **({"cached": True} if c.cached else {}), **({"request": c.extra["request"]} if "request" in c.extra else {})})
         return [r for r in results if r is not None]
 
     def _logits(self, batch: list[Window], built: list[Built]) -> list[tuple[Parsed, dict[str, Any]]]:
