@@ -87,7 +87,9 @@ class Done:
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in waits.ENV.values() and k != "RAY_ADDRESS"}
+    # IR_DATASETS_DL_TIMEOUT too: bench sets it in this test process whenever an in-process test loads an ir_datasets
+    # collection, and a child would read the inherited value as the user's own (30 s, not the test's 2 s)
+    env = {k: v for k, v in os.environ.items() if k not in waits.ENV.values() and k not in ("RAY_ADDRESS", "IR_DATASETS_DL_TIMEOUT")}
     env.update(PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
                BENCH_CACHE_DIR=str(tmp / "cache"), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     env.update(extra)
@@ -527,7 +529,7 @@ def test_deadlines_come_from_the_experiment_then_the_environment_then_the_defaul
     from bench.config import from_dict
 
     config = from_dict({"collection": "c", "execution": {"lock_timeout_s": 5, "download_stall_s": 1.5}})
-    assert config.execution.deadlines() == {"connect": None, "load": None, "lock": 5, "download_stall": 1.5}
+    assert config.execution.deadlines() == {"connect": None, "load": None, "lock": 5, "download_stall": 1.5, "batch": None}
     assert issubclass(waits.Wait("x", 1).error, BenchError)
 
 
