@@ -110,6 +110,8 @@ def build(
     notes = list(NOTES)
     for output in outputs:
         before = cumulative_ms.get(output.input) if output.input else None
+        for name in getattr(output, "inputs", ()):  # a fusion: a query costs every input it fused (run one after another)
+            before = cumulative(before, cumulative_ms.get(name), qids)
         cumulative_ms[output.name] = cumulative(before, output.latency.get("stage_ms"), qids)
         evaluation, rule_notes = official.evaluate(collection, qrels, output.run, measures, output.name)
         notes += [n for n in rule_notes if n not in notes]
@@ -123,6 +125,7 @@ def build(
             "name": output.name,
             "model": output.model,
             "input": output.input,
+            **({"inputs": list(output.inputs)} if getattr(output, "inputs", ()) else {}),
             "run_file": str(output.run_file),
             "hash": output.hash,
             "metrics": metrics,
