@@ -20,8 +20,7 @@ import pytest
 from test_resume import make_big_collection
 
 from bench.cli import main
-from bench.config import from_dict
-from bench.config import ExecutionConfig
+from bench.config import ExecutionConfig, from_dict
 from bench.engines.execution import cpus, gpus
 from bench.errors import ConfigError
 
