@@ -144,6 +144,8 @@ def build(folder: Path, job: Any, docs: Any, shard_size: int, engine: Any) -> No
             facts["wall_s"] = time.perf_counter() - started
             info, extra = session.finish()
         facts.update({k: extra.get(k) for k in ("engine", "workers", "nodes", "restarted_workers") if k in extra})
+        if extra.get("worker_info"):  # Ray: how the shards were spread
+            facts["shards_per_worker"] = [w.get("queries", 0) for w in extra["worker_info"]]
         facts.update({k: info.get(k) for k in ("device", "dtype", "batch_size", "max_length", "parameters") if k in info})
         facts["passages_per_s"] = facts["passages"] / facts["wall_s"] if facts["wall_s"] > 0 else None
     if len(ids) < total:  # every shard was on disk already: the ids still come from the corpus
