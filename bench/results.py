@@ -24,7 +24,8 @@ from .errors import DataError
 
 SCHEMA_VERSION = 2
 
-PACKAGES = ("bench", "torch", "transformers", "tokenizers", "ranx", "numba", "numpy", "bm25s", "PyStemmer", "rank-bm25", "ir_datasets", "pandas")
+PACKAGES = ("bench", "torch", "transformers", "tokenizers", "ranx", "numba", "numpy", "bm25s", "PyStemmer", "rank-bm25", "ir_datasets", "pandas",
+            "faiss-cpu")
 
 NOTES = [
     "Documents below each reranker's top_k keep their input stage's order, so depth-based measures (R@1000) "
