@@ -66,7 +66,8 @@ class Encoder:
 
     def describe(self) -> dict[str, Any]:
         out = self.model.describe()
-        out.update(kind="dense", query_prefix=self.query_prefix, document_prefix=self.document_prefix, normalize_output=self.normalize)
+        out.update(kind="dense", query_prefix=self.query_prefix, document_prefix=self.document_prefix, normalize_output=self.normalize,
+                   max_length=self.model.max_length, max_length_requested=self.settings.max_length)  # the folder's max_seq_length caps it
         out.pop("options", None)
         return out
 
