@@ -175,19 +175,19 @@ def cached_stage(stage: Stage, job: Job, upstream: StageOutput | list[StageOutpu
     ``upstream`` is the stage it reads, or a list of stages (fusion): then its input hash
     covers every input's, its input run is ``{name: run}`` and its output lists them in ``inputs``.
     """
-    several = list(upstream) if isinstance(upstream, list) else None
-    if several is not None:
+    several = list(upstream) if isinstance(upstream, list) else []
+    single = upstream if isinstance(upstream, StageOutput) else None
+    if several:
         input_hash = stable_hash({"inputs": [[u.name, u.hash] for u in several]})
         input_run: Any = {u.name: u.run for u in several}
-        upstream = None
     else:
-        input_hash = upstream.hash if upstream is not None else stable_hash({"queries": job.queries})
-        input_run = upstream.run if upstream is not None else None
-    inputs = tuple(u.name for u in several or ())
+        input_hash = single.hash if single is not None else stable_hash({"queries": job.queries})
+        input_run = single.run if single is not None else None
+    inputs = tuple(u.name for u in several)
     run_hash = stage_hash(stage, input_hash)
     run_file = job.run_file(stage.name, run_hash)
     partial = PartialRun.for_run(run_file, run_hash)
-    input_name = upstream.name if upstream is not None else None
+    input_name = single.name if single is not None else None
     with file_lock(run_file):
         meta = None if job.force else _load_meta(run_file, run_hash)
         if meta:

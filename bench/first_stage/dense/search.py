@@ -43,8 +43,8 @@ def _block_top(scores: Any, start: int, id_rank: Any, k: int) -> tuple[Any, Any]
     import torch
 
     k = min(k, scores.shape[1])
-    values, found = torch.topk(scores, k, dim=1)
-    values, found = values.numpy(), found.numpy().astype(np.int64) + start
+    top = torch.topk(scores, k, dim=1)
+    values, found = top.values.numpy(), top.indices.numpy().astype(np.int64) + start
     cut = values[:, -1]
     tied = (scores >= torch.from_numpy(cut).unsqueeze(1)).sum(dim=1).numpy() > k
     for row in np.flatnonzero(tied):  # more documents share the k-th score than fit: take them in doc id order
