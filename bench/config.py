@@ -31,7 +31,9 @@ class FirstStageConfig:
     ``options`` are the first stage's own (checked against its ``Options`` in ``plan``);
     ``bm25`` is the same table under its older name (BM25's parameters, merged into its
     options); ``index_workers`` only how fast a BM25 index is built (0: ``$BENCH_INDEX_WORKERS``
-    or the CPUs).
+    or the CPUs). Several first stages (``[[first_stages]]``, issue 21) add ``name`` (the
+    system name; default: the stage's own), ``model`` (a bi-encoder for ``kind = "dense"``)
+    and ``inputs`` (the earlier first stages a ``fusion`` stage reads).
     """
 
     kind: str = "auto"
@@ -40,12 +42,19 @@ class FirstStageConfig:
     candidates_file: str | None = None
     index_workers: int = 0
     options: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    model: str | None = None
+    inputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.depth <= 0:
             raise ConfigError(f"first-stage depth must be positive, got {self.depth}")
         if self.index_workers < 0:
             raise ConfigError(f"index_workers must be 0 (automatic) or more, got {self.index_workers}")
+        if self.name is not None:
+            safe_name(self.name, "first-stage name")
+        if not all(isinstance(i, str) and i for i in self.inputs):
+            raise ConfigError(f"first-stage inputs must be stage names, e.g. inputs = [\"bm25\", \"dense\"]; got {list(self.inputs)!r}")
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,7 @@ class ExperimentConfig:
     data_dir: str | None = None
     collection_type: str | None = None  # dl, msmarco, beir, robust04: the official measures and rules of a local folder
     first_stage: FirstStageConfig = field(default_factory=FirstStageConfig)
+    first_stages: tuple[FirstStageConfig, ...] = ()  # more first stages after [first_stage], in order ([[first_stages]])
     rerankers: tuple[RerankerConfig, ...] = ()
     measures: tuple[str, ...] | None = None
     limit_queries: int | None = None
@@ -210,7 +220,13 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
             if not isinstance(value, list):
                 raise ConfigError(f"{where}.rerankers: expected a list of tables ([[rerankers]])")
             value = tuple(_build(RerankerConfig, v, f"{where}.rerankers[{i}]") for i, v in enumerate(value))
-        elif key == "measures" and value is not None:
+        elif key == "first_stages":  # several first stages (dense, fusion ...) after [first_stage]
+            if not isinstance(value, list):
+                raise ConfigError(f"{where}.first_stages: expected a list of tables ([[first_stages]])")
+            value = tuple(_build(FirstStageConfig, v, f"{where}.first_stages[{i}]") for i, v in enumerate(value))
+        elif key in ("measures", "inputs") and value is not None:
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{where}.{key}: expected a list")
             value = tuple(value)
         if key in ("options", "bm25", "report"):
             if not isinstance(value, dict):

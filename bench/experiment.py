@@ -1,6 +1,6 @@
 """Running an experiment: collection -> stages in order -> metrics -> results record.
 
-Orchestration only. :func:`plan` turns the config (plain data) into stages (the first stage,
+Orchestration only. :func:`plan` turns the config (plain data) into stages (the first stages,
 then each ranker reading the stage named by its ``input``, default the first stage), checking
 every model, every plug-in's options through its registry, the engine and each input name
 before any long work starts. It also picks the engine each stage runs on (stages never import
@@ -45,11 +45,15 @@ class Paths:
 
 @dataclass
 class Planned:
-    """A stage, the name of the stage it reads (None for the first stage) and the engine that runs it."""
+    """A stage, the name of the stage it reads (None for a first stage) and the engine that runs it.
+
+    ``inputs``: the stages a fusion first stage reads (several; ``input`` stays None).
+    """
 
     stage: Stage
     input: str | None
     engine: str = "local"
+    inputs: tuple[str, ...] = ()
 
 
 def _query_ids(config: ExperimentConfig, collection: collection_mod.Collection) -> list[str]:
@@ -81,9 +85,9 @@ def _stage_name(name: str) -> str:
     return name.lower().replace("/", "-")
 
 
-def _explicit_names(config: ExperimentConfig, first: str) -> set[str]:
+def _explicit_names(config: ExperimentConfig, firsts: list[str]) -> set[str]:
     """The names given with ``name = ...``: each must be unique (an ``input`` must mean one stage); names derived from models avoid them."""
-    owner: dict[str, str] = {_stage_name(first): "the first stage"}
+    owner: dict[str, str] = {_stage_name(name): "the first stage" if i == 0 else f"first stage {name!r}" for i, name in enumerate(firsts)}
     for i, cfg in enumerate(config.rerankers):
         if not cfg.name:
             continue
@@ -185,10 +189,16 @@ def plan(config: ExperimentConfig, collection: Any) -> list[Planned]:
         report_options(config.report)  # an unknown report option is refused now, not after the run
     if config.rerankers and collection.docs is None:
         raise ConfigError(f"collection {collection.name!r} has no document text; rerankers need a corpus")
-    engine = _engine(config) if config.rerankers else "local"
-    first = first_stage.create(config, collection)
-    planned = [Planned(first, None)]
-    seen = _explicit_names(config, first.name)
+    firsts = first_stage.create_all(config, collection)  # [first_stage], then [[first_stages]] (dense, fusion ...)
+    encodes = [s for s in firsts if hasattr(s, "encode_engine")]
+    engine = _engine(config) if config.rerankers or encodes else "local"
+    for stage in encodes:  # a dense stage encodes its corpus on the configured engine; its per-query search runs here
+        from .engines import ENGINES
+
+        stage.encode_engine, stage.execution = ENGINES.get(engine), config.execution
+    first = firsts[0]  # the rerankers' default input and the report's baseline
+    planned = [Planned(s, None, inputs=tuple(getattr(s, "inputs", ()))) for s in firsts]
+    seen = _explicit_names(config, [s.name for s in firsts])
     for i, cfg in enumerate(config.rerankers):
         where = f"rerankers[{i}] ({cfg.model})"
         stage = reranker_stage(cfg, config, collection, "", where)
@@ -293,7 +303,9 @@ def run(
     for planned in stages:
         if planned.input is not None:
             prewarm()  # evaluation's and the report's imports overlap the model's forward passes
-        upstream = outputs[planned.input] if planned.input is not None else None
+        upstream: Any = outputs[planned.input] if planned.input is not None else None
+        if planned.inputs:  # a fusion stage reads several earlier stages
+            upstream = [outputs[name] for name in planned.inputs]
         outputs[planned.stage.name] = cached_stage(planned.stage, job, upstream, ENGINES.get(planned.engine))
     judged = {q: collection.qrels[q] for q in qids}
     record = results.build(config, collection, measures, list(outputs.values()), judged, paths.runs, time.perf_counter() - started, git)

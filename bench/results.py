@@ -24,7 +24,8 @@ from .errors import DataError
 
 SCHEMA_VERSION = 2
 
-PACKAGES = ("bench", "torch", "transformers", "tokenizers", "ranx", "numba", "numpy", "bm25s", "PyStemmer", "rank-bm25", "ir_datasets", "pandas")
+PACKAGES = ("bench", "torch", "transformers", "tokenizers", "ranx", "numba", "numpy", "bm25s", "PyStemmer", "rank-bm25", "ir_datasets", "pandas",
+            "faiss-cpu")
 
 NOTES = [
     "Documents below each reranker's top_k keep their input stage's order, so depth-based measures (R@1000) "
@@ -110,6 +111,8 @@ def build(
     notes = list(NOTES)
     for output in outputs:
         before = cumulative_ms.get(output.input) if output.input else None
+        for name in getattr(output, "inputs", ()):  # a fusion: a query costs every input it fused (run one after another)
+            before = cumulative(before, cumulative_ms.get(name), qids)
         cumulative_ms[output.name] = cumulative(before, output.latency.get("stage_ms"), qids)
         evaluation, rule_notes = evaluate(collection, qrels, output.run, measures, output.name)
         notes += [n for n in rule_notes if n not in notes]
@@ -123,6 +126,7 @@ def build(
             "name": output.name,
             "model": output.model,
             "input": output.input,
+            **({"inputs": list(output.inputs)} if getattr(output, "inputs", ()) else {}),
             "run_file": str(output.run_file),
             "hash": output.hash,
             "metrics": metrics,

@@ -81,6 +81,7 @@ class StageOutput:
     info: dict[str, Any] = field(default_factory=dict)
     input: str | None = None
     cached: bool = False
+    inputs: tuple[str, ...] = ()  # the stages a fusion stage read (input is then None)
 
 
 class Stage(ABC):
@@ -168,23 +169,35 @@ def latency_record(result: StageResult) -> dict[str, Any]:
     }
 
 
-def cached_stage(stage: Stage, job: Job, upstream: StageOutput | None, engine: Any = None) -> StageOutput:
-    """Reuse the stage's run when one with the same hash exists, else compute and save it atomically."""
-    input_hash = upstream.hash if upstream is not None else stable_hash({"queries": job.queries})
+def cached_stage(stage: Stage, job: Job, upstream: StageOutput | list[StageOutput] | None, engine: Any = None) -> StageOutput:
+    """Reuse the stage's run when one with the same hash exists, else compute and save it atomically.
+
+    ``upstream`` is the stage it reads, or a list of stages (fusion): then its input hash
+    covers every input's, its input run is ``{name: run}`` and its output lists them in ``inputs``.
+    """
+    several = list(upstream) if isinstance(upstream, list) else []
+    single = upstream if isinstance(upstream, StageOutput) else None
+    if several:
+        input_hash = stable_hash({"inputs": [[u.name, u.hash] for u in several]})
+        input_run: Any = {u.name: u.run for u in several}
+    else:
+        input_hash = single.hash if single is not None else stable_hash({"queries": job.queries})
+        input_run = single.run if single is not None else None
+    inputs = tuple(u.name for u in several)
     run_hash = stage_hash(stage, input_hash)
     run_file = job.run_file(stage.name, run_hash)
     partial = PartialRun.for_run(run_file, run_hash)
-    input_name = upstream.name if upstream is not None else None
+    input_name = single.name if single is not None else None
     with file_lock(run_file):
         meta = None if job.force else _load_meta(run_file, run_hash)
         if meta:
             log.info("%s: reusing %s", stage.name, run_file)
             partial.discard()  # left if a run was killed after saving, before cleaning up
             return StageOutput(stage.name, stage.model, read_run(run_file), run_file, run_hash, meta["latency"], meta["info"],
-                               input_name, cached=True)
+                               input_name, cached=True, inputs=inputs)
         if job.force:
             partial.discard()
-        result = stage.run(job, upstream.run if upstream is not None else None, partial, engine)
+        result = stage.run(job, input_run, partial, engine)
         latency = latency_record(result)
         cost = cost_record(result, len(job.qids))
         if cost:
@@ -193,8 +206,8 @@ def cached_stage(stage: Stage, job: Job, upstream: StageOutput | None, engine: A
         if traces:
             result.info["trace_file"] = traces.name
         meta = {"system": safe_name(stage.name), "hash": run_hash, "input": input_name, "input_hash": input_hash,
-                "key": stage.key(), "latency": latency, "info": result.info}
+                "key": stage.key(), "latency": latency, "info": result.info, **({"inputs": list(inputs)} if inputs else {})}
         write_run(result.run, run_file, tag=meta["system"])
         write_json(_meta_path(run_file), meta)
         partial.discard()
-    return StageOutput(stage.name, stage.model, result.run, run_file, run_hash, latency, result.info, input_name)
+    return StageOutput(stage.name, stage.model, result.run, run_file, run_hash, latency, result.info, input_name, inputs=inputs)

@@ -5,7 +5,8 @@ system's numbers sit side by side in per-collection columns. When one collection
 in several records (two commits, two settings), every row also carries the record's
 label, and each system measured more than once gets a difference row (later record
 minus the first). Significance is tested per collection against that collection's
-baseline on the per-query values in the records, plus, for difference rows, between
+baseline (by default: a reranker against the first stage its cascade reads, a first stage
+against the record's first one) on the per-query values in the records, plus, for difference rows, between
 the two measurements; Holm–Bonferroni then corrects over every comparison in the table.
 Nothing is rerun: only the records are read.
 """
@@ -129,6 +130,27 @@ def _baseline_for(row: Row, collection: str, rows: list[Row], primary: Row, fixe
     return same[0] if same else primary
 
 
+def _first_stage_of(row: Row, collection: str, rows: list[Row]) -> Row | None:
+    """The first stage a reranker's cascade reads (its input, that one's input ...), None for a first stage itself.
+
+    With several first stages in one record (BM25, dense, their fusion) each reranker is tested
+    against the run it reranked, not against the record's first first stage.
+    """
+    system = row.entries.get(collection)
+    if system is None or not system.get("input"):
+        return None
+    peers = {r.system: r for r in rows if not r.is_difference and r.variant == row.variant and collection in r.entries}
+    seen: set[str] = set()
+    name = system["input"]
+    while name in peers and name not in seen:
+        seen.add(name)
+        upstream = peers[name].entries[collection].get("input")
+        if not upstream:
+            return peers[name]
+        name = upstream
+    return None
+
+
 def _paired(system: dict[str, Any], baseline: dict[str, Any], measure: str) -> tuple[list[float], list[float], int]:
     mine = (system.get("per_query") or {}).get(measure) or {}
     base = (baseline.get("per_query") or {}).get(measure) or {}
@@ -190,6 +212,8 @@ def build_report(
     for collection in collections:
         for row in rows:
             base_row = None if row.is_difference else _baseline_for(row, collection, rows, baselines[collection], fixed)
+            if baseline is None and base_row is not None:  # a reranker against the first stage it reads (several first stages)
+                base_row = _first_stage_of(row, collection, rows) or base_row
             for measure in chosen:
                 if row.is_difference and collection in row.pairs:
                     later, earlier = row.pairs[collection]

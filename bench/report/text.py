@@ -28,6 +28,10 @@ def baseline_line(report: Report) -> str:
         bases = {r.label for r in report.baselines.values()}
     if len(bases) == 1:
         return next(iter(bases))
+    primary = {r.label for r in report.baselines.values()}
+    by_input = [c for c in report.comparisons if c.base is not None and c.base is not report.baselines.get(c.collection)]
+    if len(primary) == 1 and by_input and all(c.row.variant is None for c in by_input):  # several first stages in one record
+        return f"the first stage each reranker reads; first stages against {next(iter(primary))}"
     if len(systems) == 1:
         return f"{next(iter(systems))} of the same record"
     return ", ".join(f"{row.label} ({c})" for c, row in report.baselines.items())

@@ -4,7 +4,9 @@ Query and passage are embedded separately (the folder's pooling: mean, CLS or ma
 then L2 normalisation when its ``modules.json`` has a Normalize module) and the score
 is their cosine similarity. This lets bi- and cross-encoders sit in one table. The
 pooling is read from the folder's own config, so sentence-transformers is not needed
-at run time.
+at run time; a plain Hugging Face encoder folder (no ``modules.json``) gets
+sentence-transformers' default for one, mean pooling without normalisation (the dense
+first stage encodes corpora with this class too).
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ class BiEncoder(Reranker):
 
     def _load(self) -> None:
         root = self.located.path
+        if not (root / "modules.json").is_file():  # a plain Hugging Face encoder: sentence-transformers' default, mean pooling
+            self.pooling, self.normalize = "mean", False
+            self.max_length = self.settings.max_length
+            self.tokenizer, model, _ = load_pretrained(self, "AutoModel", root)
+            self.max_length = self.fit_max_length(self.max_length, model.config)
+            self.model = self.place(model)
+            return
         modules = read_json(root / "modules.json")
         transformer = next((m for m in modules if m.get("type", "").endswith("Transformer")), None)
         pooling = next((m for m in modules if m.get("type", "").endswith("Pooling")), None)
