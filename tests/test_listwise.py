@@ -166,6 +166,19 @@ def test_four_presets_end_to_end_with_traces_and_cost(lm: Path, data: Path, tmp_
         assert key["options"]["decoding"] == "greedy" and key["options"]["preset"] == preset
     report = (out / "reports" / "big" / "report.md").read_text(encoding="utf-8")
     assert "calls/q" in report and "malformed" in report
+    # the explorer's drill-down shows each query's windows, per listwise system, from the trace
+    from bench.report.explorer_data import build
+
+    explorer = build(record, out / "reports" / "big" / "results.json")
+    for i, system in enumerate(record["systems"]):
+        windows = explorer["drill"]["1"]["windows"][i]
+        if i == 0:
+            assert windows is None  # the first stage has no trace
+            continue
+        calls = _traces(system)["1"]
+        assert [w["window"] for w in windows] == [c["window"] for c in calls] and [w["status"] for w in windows] == [c["status"] for c in calls]
+        assert all(w["raw"] == c["raw"][:160] or w["raw"].endswith("…") for w, c in zip(windows, calls))
+    assert "ex-win" in (out / "reports" / "big" / "report.html").read_text(encoding="utf-8")  # the page's script draws them
 
 
 def test_sampling_is_refused_on_the_command_line(lm: Path, data: Path, tmp_path: Path, capsys):

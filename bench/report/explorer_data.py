@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import record_inputs
+from . import explorer_windows, record_inputs
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ def build(record: dict[str, Any], record_path: str | Path, baseline: str | None 
     qrels: dict[str, dict[str, int]] | None = collection.qrels if collection is not None else None
     qids = qid_order(((systems[base_i].get("per_query") or {}).get(measure) or {}).keys())
     runs = _read_runs(systems, path, notes)
+    traces = explorer_windows.read(systems, path, notes, raw=snippets)  # listwise windows, per system
     rows, drill, shown = [], {}, set()
     for qid in qids:
         values = [_value(s, measure, qid) for s in systems]
@@ -113,11 +114,14 @@ def build(record: dict[str, Any], record_path: str | Path, baseline: str | None 
         positions = [None if run is None else {d: i + 1 for i, d in enumerate(run.get(qid, []))} for run in runs]
         ranks = {d: [None if p is None else p.get(d) for p in positions] for d in docs if judged.get(d, 0) >= RELEVANT}
         drill[qid] = {"top": tops, "labels": {d: judged[d] for d in docs if d in judged} if qrels is not None else None, "ranks": ranks}
-    snippets: dict[str, str] = {}
+        windows = [None if t is None else t.get(qid) for t in traces]
+        if any(windows):
+            drill[qid]["windows"] = windows
+    texts: dict[str, str] = {}
     if not snippets:
         notes.append("passage text left out (report option snippets = false): the drill-down shows ids and labels.")
     elif collection is not None and shown:
-        snippets = _snippets(collection, sorted(shown), notes)
+        texts = _snippets(collection, sorted(shown), notes)
     for note in notes:
         log.warning("explorer (%s): %s", path, note)
     return {
@@ -132,7 +136,7 @@ def build(record: dict[str, Any], record_path: str | Path, baseline: str | None 
         "labelled": qrels is not None,
         "queries": rows,
         "drill": drill,
-        "docs": snippets,
+        "docs": texts,
         "notes": notes,
     }
 
