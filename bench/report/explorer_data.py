@@ -95,7 +95,8 @@ def build(record: dict[str, Any], record_path: str | Path, baseline: str | None 
     qids = qid_order(((systems[base_i].get("per_query") or {}).get(measure) or {}).keys())
     runs = _read_runs(systems, path, notes)
     traces = explorer_windows.read(systems, path, notes, raw=snippets)  # listwise windows, per system
-    rows, drill, shown = [], {}, set()
+    rows, shown = [], set()
+    drill: dict[str, dict[str, Any]] = {}
     for qid in qids:
         values = [_value(s, measure, qid) for s in systems]
         b = values[base_i]
