@@ -187,6 +187,7 @@ def test_sampling_is_refused_on_the_command_line(lm: Path, data: Path, tmp_path:
     assert not (tmp_path / "o" / "reports").exists()
 
 
+@pytest.mark.slow  # two Ray workers loading the model: about a minute and a half on 2 cores (nox -s slow)
 def test_listwise_on_ray_gives_the_local_bytes(lm: Path, data: Path, tmp_path: Path, capsys):
     pytest.importorskip("ray")
     local, remote = tmp_path / "local", tmp_path / "ray"
