@@ -82,3 +82,5 @@ def benchmarks(session: nox.Session) -> None:
     session.run("python", "benchmarks/bm25_scale.py", "--sizes", "1000000", "2000000", "--queries", "1000", "--out", f"{out}/bm25_scale.json")
     session.run("python", "benchmarks/startup.py", "--out", f"{out}/startup.json")
     session.run("python", "benchmarks/end_to_end.py", "--repeat", "3", "--out", f"{out}/end_to_end.json")
+    session.run("python", "benchmarks/listwise_speed.py", "--queries", "6", "--depth", "10", "--window", "10", "--max-words", "10",
+                "--out", f"{out}/listwise_speed.json")  # about 15 minutes on 2 cores: a 0.5B-shape LLM generating
