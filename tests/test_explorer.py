@@ -204,8 +204,10 @@ def test_drill_downs_capped_to_largest_delta(tmp_path: Path, monkeypatch):
     assert any("largest |Δ| of 6" in n for n in data["notes"])
 
 
-def test_snippets_can_be_left_out(tmp_path: Path, monkeypatch):
+def test_snippets_can_be_left_out(tmp_path: Path):
     path = _synthetic(tmp_path)
-    monkeypatch.setenv("BENCH_EXPLORER_SNIPPETS", "0")
-    data = build(json.loads(path.read_text()), path)
-    assert data["docs"] == {} and data["labelled"] and data["drill"] and any("BENCH_EXPLORER_SNIPPETS=0" in n for n in data["notes"])
+    record = json.loads(path.read_text())
+    shown = build(record, path)  # the default shows passage text (the option was once shadowed, leaving it out always)
+    assert shown["docs"] and not any("snippets = false" in n for n in shown["notes"])
+    data = build(record, path, snippets=False)  # the report option snippets = false (BENCH_EXPLORER_SNIPPETS=0 maps to it)
+    assert data["docs"] == {} and data["labelled"] and data["drill"] and any("snippets = false" in n for n in data["notes"])
