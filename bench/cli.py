@@ -54,6 +54,8 @@ def _add_run(sub: Any) -> None:
     p.add_argument("--passages", choices=["first", "max"], help="long documents: score the first window (FirstP) or every window, keeping the max (MaxP)")
     p.add_argument("--window", type=int, help="--passages window in words (default 150)")
     p.add_argument("--stride", type=int, help="--passages stride in words (default 75)")
+    p.add_argument("--initial-order", action="append", dest="initial_orders", metavar="ORDER",
+                   help="run each reranker on its candidates in this order: input, reversed or shuffle:SEED (repeatable; default input)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], help="model dtype (default auto)")
     p.add_argument("--workers", type=int, help="replicas of each reranker, run on Ray (default 1: in this process, no Ray)")

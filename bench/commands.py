@@ -31,6 +31,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             "passages": args.passages,
             "window": args.window,
             "stride": args.stride,
+            "initial_orders": tuple(args.initial_orders) if getattr(args, "initial_orders", None) else None,
         }.items()
         if v is not None
     }

@@ -80,8 +80,14 @@ class RerankerConfig:
     passages: str | None = None  # long documents: "first" (FirstP) or "max" (MaxP) over word windows; None: the whole text
     window: int = 150  # words per window (MaxP papers: 150 with stride 75)
     stride: int = 75
+    initial_orders: tuple[str, ...] = ("input",)  # one stage per order: input, reversed, shuffle:SEED (bench.orders)
 
     def __post_init__(self) -> None:
+        from .orders import check
+
+        object.__setattr__(self, "initial_orders", tuple(check(o) for o in (self.initial_orders or ("input",))))
+        if len(set(self.initial_orders)) != len(self.initial_orders):
+            raise ConfigError(f"--initial-order lists an order twice: {', '.join(self.initial_orders)}")
         if self.passages not in (None, "first", "max"):
             raise ConfigError(f"--passages must be first or max, got {self.passages!r}")
         if self.window <= 0 or self.stride <= 0:

@@ -51,6 +51,7 @@ class Family:
     source: str
     drop_self_hits: bool = False  # a document whose id is the query id is not an answer (BEIR's ignore_identical_ids)
     group_mean: bool = True  # a collection made of parts (CQADupStack) is the mean over its parts' means
+    redistributable: bool = True  # whether reports may quote its text (MS MARCO: non-commercial research use, no redistribution)
     cite: str = ""  # the source in a few words, for one-line listings
 
     def matches(self, collection_id: str) -> bool:
@@ -60,9 +61,9 @@ class Family:
 FAMILIES: tuple[Family, ...] = (
     Family("dl", r"trec-dl|(^|[/_-])dl-?(19|20|21|22|23)($|[/_-])", DL_MEASURES,
            "TREC Deep Learning track overviews 2019-2023 (Craswell et al.); RR(rel=2)@10 kept so earlier records reproduce; "
-           "Judged@10 shows unjudged passages surfaced by a reranker", cite="TREC DL overviews"),
+           "Judged@10 shows unjudged passages surfaced by a reranker", redistributable=False, cite="TREC DL overviews"),
     Family("msmarco", r"msmarco-passage/dev/small|msmarco-dev-small|(^|/)dev-small$", ("RR@10", "R@1000"),
-           "MS MARCO passage ranking leaderboard (MRR@10 on dev small)", cite="MS MARCO leaderboard"),
+           "MS MARCO passage ranking leaderboard (MRR@10 on dev small)", redistributable=False, cite="MS MARCO leaderboard"),
     Family("beir", r"^beir[/_-]|(^|/)beir$", ("nDCG@10", "R@100"),
            "BEIR, Thakur et al., NeurIPS 2021 datasets track (identical ids dropped; CQADupStack: mean over 12 forums)",
            drop_self_hits=True, cite="BEIR paper"),

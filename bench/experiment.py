@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import collection as collection_mod
-from . import results
+from . import orders, results
 from .config import ExperimentConfig, RerankerConfig
 from .errors import ConfigError
 from .measures import parse_measures
@@ -107,7 +107,7 @@ def _unique_name(wanted: str, seen: set[str]) -> str:
     return name
 
 
-def reranker_stage(cfg: RerankerConfig, config: ExperimentConfig, collection: Any, name: str, where: str) -> Stage:
+def reranker_stage(cfg: RerankerConfig, config: ExperimentConfig, collection: Any, name: str, where: str, order: str = "input") -> Stage:
     """A ranker's stage: family chosen, options checked, model located when its source is a folder, settings resolved."""
     from .options import build_options
     from .ranking import FOLDER
@@ -132,7 +132,7 @@ def reranker_stage(cfg: RerankerConfig, config: ExperimentConfig, collection: An
         raise ConfigError(f"{where}: --passages (FirstP/MaxP) scores windows one by one, which only pointwise families do; drop it for {cls.kind}")
     corpus = collection.docs.fingerprint() if collection.docs is not None else None
     passages = Passages(cfg.passages, cfg.window, cfg.stride) if cfg.passages else None
-    stage = RerankStage(name, located, cls, options, _settings(cfg, config), cfg.top_k, corpus, passages, cfg.queries_per_batch)
+    stage = RerankStage(name, located, cls, options, _settings(cfg, config), cfg.top_k, corpus, passages, cfg.queries_per_batch, order)
     if located is None:
         stage.model = cfg.model
     return stage
@@ -201,16 +201,21 @@ def plan(config: ExperimentConfig, collection: Any) -> list[Planned]:
     seen = _explicit_names(config, [s.name for s in firsts])
     for i, cfg in enumerate(config.rerankers):
         where = f"rerankers[{i}] ({cfg.model})"
-        stage = reranker_stage(cfg, config, collection, "", where)
-        located = getattr(stage, "located", None)
-        default = located.default_name() if located is not None else slug_name(cfg.model)
-        stage.name = _stage_name(cfg.name) if cfg.name else _unique_name(_stage_name(default), seen)
-        source = cfg.input or first.name
-        earlier = [p.stage.name for p in planned]
-        if source not in earlier:
-            raise ConfigError(f"{where}: input {source!r} is not an earlier stage; use one of {', '.join(earlier)}")
-        stage.engine, stage.execution = engine, config.execution  # how the stage runs: not part of its key
-        planned.append(Planned(stage, source, engine))
+        base = None
+        for order in cfg.initial_orders:  # one stage per initial order (bench.orders), named <system>+<order>
+            stage = reranker_stage(cfg, config, collection, "", where, order)
+            located = getattr(stage, "located", None)
+            default = located.default_name() if located is not None else slug_name(cfg.model)
+            base = base or (_stage_name(cfg.name) if cfg.name else _unique_name(_stage_name(default), seen))
+            stage.name = base if orders.suffix(order) == "" else _unique_name(base + orders.suffix(order), seen)
+            if len(cfg.initial_orders) > 1:
+                stage.order_of = base  # type: ignore[attr-defined]  # (a RerankStage)
+            source = cfg.input or first.name
+            earlier = [p.stage.name for p in planned]
+            if source not in earlier:
+                raise ConfigError(f"{where}: input {source!r} is not an earlier stage; use one of {', '.join(earlier)}")
+            stage.engine, stage.execution = engine, config.execution  # how the stage runs: not part of its key
+            planned.append(Planned(stage, source, engine))
     return planned
 
 

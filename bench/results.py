@@ -138,6 +138,10 @@ def build(
         })
     devices = sorted({o.info["device"] for o in outputs if o.info.get("device")})
     record_config = to_dict(config)
+    from .orders import robustness
+
+    by_order, order_notes = robustness(rows)  # a system run in several initial orders: each order's metrics and the spread
+    notes += order_notes
     return {
         "schema_version": SCHEMA_VERSION,
         "name": config.experiment_name,
@@ -153,6 +157,7 @@ def build(
         "notes": notes,
         "systems": rows,
         "runs_dir": str(runs_dir),
+        **({"order_robustness": by_order} if by_order else {}),
     }
 
 

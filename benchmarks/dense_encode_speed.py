@@ -34,7 +34,7 @@ def passages(count: int) -> list[str]:
 
 
 def harness_worker(dtype: str) -> Any:
-    from bench.rerankers.device import resolve_dtype
+    from bench.device import resolve_dtype
 
     from bench.first_stage.dense.encode import EncodeJob
     from bench.rerankers import ModelSettings, locate

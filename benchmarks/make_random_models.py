@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 log = logging.getLogger("make_random_models")
 
 NAMES = {"seq2seq": "monot5-base-msmarco-random", "causal-lm": "qwen3-reranker-0.6b-random", "late-interaction": "answerai-colbert-small-v1-random",
-         "pairwise": "duot5-base-msmarco-random"}
+         "pairwise": "duot5-base-msmarco-random",
+         "listwise": "chat-lm-tiny-random"}
 
 
 def passages(data: Path, limit: int = 14_581) -> list[str]:
@@ -62,6 +63,18 @@ def write_qwen3(folder: Path, texts: list[str]) -> None:
     make_causal_lm(folder, config=config, tokenizer=tokenizer)
 
 
+def write_listwise(folder: Path, texts: list[str]) -> None:
+    """A chat LM for the listwise demo: the tests' tiny shape (Llama, hidden 64, 2 layers), so 43 queries x 9 windows x 4
+    presets run on a CPU, with a byte-level tokenizer trained on DL19 so prompts are fitted to 4,096 real-ish tokens."""
+    from helpers_families import byte_level_tokenizer, corpus
+    from helpers_llm import make_chat_lm
+
+    tokenizer = byte_level_tokenizer(corpus(texts), vocab_size=32_000)
+    tokenizer.chat_template = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+                               "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+    make_chat_lm(folder, tokenizer=tokenizer)  # its output head favours [ ] > digits letters: answers look like rankings
+
+
 def write_colbert(folder: Path, texts: list[str]) -> None:
     from helpers_families import colbert_tokenizer, make_colbert
     from tokenizers import BertWordPieceTokenizer
@@ -86,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out, texts = Path(args.out), passages(Path(args.data))
-    writers = {"seq2seq": write_t5, "causal-lm": write_qwen3, "late-interaction": write_colbert,
+    writers = {"seq2seq": write_t5, "causal-lm": write_qwen3, "late-interaction": write_colbert, "listwise": write_listwise,
                "pairwise": lambda folder, texts: write_t5(folder, texts, seed=1)}  # duoT5-base: monoT5's shape, other weights
     for kind in args.only or list(NAMES):
         folder = out / NAMES[kind]

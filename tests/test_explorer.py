@@ -221,3 +221,16 @@ def test_snippets_can_be_left_out(tmp_path: Path, monkeypatch, caplog):
     assert "BENCH_EXPLORER_SNIPPETS=0 is deprecated" in caplog.text
     report = build_report([path])
     assert report.options.snippets is False and "passage text left out" in render_html.render(report, [])
+
+
+def test_ms_marco_text_is_left_out_of_reports_unless_asked(monkeypatch):
+    """MS MARCO's terms forbid redistributing its text: a DL or MS MARCO record's explorer leaves it out by default."""
+    from bench.report.options import ReportOptions, report_options, snippets_for
+
+    monkeypatch.delenv("BENCH_EXPLORER_SNIPPETS", raising=False)
+    dl, vaswani = {"collection": {"family": "dl"}}, {"collection": {"family": "default"}}
+    shown, note = snippets_for(report_options({}), dl)
+    assert not shown and "do not allow redistributing" in str(note)
+    assert snippets_for(report_options({}), vaswani) == (True, None)
+    assert snippets_for(ReportOptions(snippets=True), dl) == (True, None)  # the user's explicit choice
+    assert snippets_for(ReportOptions(snippets=False), vaswani)[0] is False

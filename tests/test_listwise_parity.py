@@ -216,7 +216,7 @@ def test_whole_pipeline_equals_rank_llms_on_both_windowing_paths(ref, folders, p
     for a, b in zip(batched, sequential, strict=True):  # fp32: the batch does not change any query's windows
         assert a.docs == b.docs and [t["raw"] for t in a.trace] == [t["raw"] for t in b.trace]
     assert len(batched[0].trace) == len(windows(DEPTH, WINDOW, STRIDE)) and all(t["raw"] for r in batched for t in r.trace)
-    assert any(r.docs != list(q.doc_ids) for r, q in zip(batched, requests)), "the model moved passages"
+    assert any(t["status"] != "unparsed" for r in batched for t in r.trace), "some answers name passages"
     answers = {t["prompt"]: t for r in batched for t in r.trace}
     theirs = rank_llm_ranker(ref, folder_for(folders, preset), preset, window_size=WINDOW, stride=STRIDE)
     after: dict[str, list[list[str]]] = {}
@@ -255,3 +255,10 @@ def test_whole_pipeline_equals_rank_llms_on_both_windowing_paths(ref, folders, p
             prompts = [theirs.render(inv.prompt) if preset == "rank_gpt" else inv.prompt for inv in result.invocations_history]
             assert prompts == [t["prompt"] for t in ours.trace], path
             assert after[ours.qid] == orders_after_windows(request, ours.trace), path
+
+
+def test_the_tiny_model_moves_passages(folders):
+    """The pipeline tests above compare real permutations, not input orders kept (a random model's answers, repaired)."""
+    requests = pipeline_requests()
+    moved = [p for p in PRESETS if any(r.docs != list(q.doc_ids) for r, q in zip(bench_run(folders, p, True), requests))]
+    assert len(moved) >= 2, moved

@@ -21,7 +21,7 @@ BENCH = ROOT / "bench"
 # modules and units of lower layers only. Leaves first; the command line last.
 LAYERS: dict[str, int] = {
     "errors": 0,
-    "registry": 1, "options": 1, "measures": 1, "progress": 1, "latency": 1, "lazy_import": 1, "device": 1, "waits": 1,
+    "orders": 1, "registry": 1, "options": 1, "measures": 1, "progress": 1, "latency": 1, "lazy_import": 1, "device": 1, "waits": 1,
     "lock_holder": 1,
     "store": 2, "ranking": 2, "server_waits": 2,
     "trec": 3, "partial": 3, "config": 3, "models": 3,

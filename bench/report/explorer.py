@@ -36,8 +36,10 @@ def data_for(report: Report) -> list[dict[str, Any]]:
     for source in report.sources:
         base = report.baselines.get(source.collection)
         measure = report.first_measure if all(report.first_measure in s["metrics"] for s in source.systems()) else None
-        snippets = report.options.snippets if report.options is not None else True
-        out.append(build(source.record, source.path, base.system if base else None, measure, snippets=snippets))
+        from .options import snippets_for
+
+        snippets, note = snippets_for(report.options, source.record)
+        out.append(build(source.record, source.path, base.system if base else None, measure, snippets=snippets, left_out=note))
     return out
 
 

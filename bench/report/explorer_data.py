@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import record_inputs
+from . import explorer_windows, record_inputs
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def _value(system: dict[str, Any], measure: str, qid: str) -> float | None:
 
 
 def build(record: dict[str, Any], record_path: str | Path, baseline: str | None = None, measure: str | None = None,
-          collection: Any | None = None, load: bool = True, snippets: bool = True) -> dict[str, Any]:
+          collection: Any | None = None, load: bool = True, snippets: bool = True, left_out: str | None = None) -> dict[str, Any]:
     """The explorer's JSON for one record (``collection``: an already loaded one; ``load=False``: do not look for it)."""
     from ..trec import qid_order
 
@@ -94,7 +94,9 @@ def build(record: dict[str, Any], record_path: str | Path, baseline: str | None 
     qrels: dict[str, dict[str, int]] | None = collection.qrels if collection is not None else None
     qids = qid_order(((systems[base_i].get("per_query") or {}).get(measure) or {}).keys())
     runs = _read_runs(systems, path, notes)
-    rows, drill, shown = [], {}, set()
+    traces = explorer_windows.read(systems, path, notes, snippet if snippets else None)  # listwise windows, per system
+    rows, shown = [], set()
+    drill: dict[str, dict[str, Any]] = {}
     for qid in qids:
         values = [_value(s, measure, qid) for s in systems]
         b = values[base_i]
@@ -113,9 +115,12 @@ def build(record: dict[str, Any], record_path: str | Path, baseline: str | None 
         positions = [None if run is None else {d: i + 1 for i, d in enumerate(run.get(qid, []))} for run in runs]
         ranks = {d: [None if p is None else p.get(d) for p in positions] for d in docs if judged.get(d, 0) >= RELEVANT}
         drill[qid] = {"top": tops, "labels": {d: judged[d] for d in docs if d in judged} if qrels is not None else None, "ranks": ranks}
+        windows = [None if t is None else t.get(qid) for t in traces]
+        if any(windows):
+            drill[qid]["windows"] = windows
     texts: dict[str, str] = {}
     if not snippets:
-        notes.append("passage text left out (report option snippets = false): the drill-down shows ids and labels.")
+        notes.append(left_out or "passage text left out (report option snippets = false): the drill-down shows ids and labels.")
     elif collection is not None and shown:
         texts = _snippets(collection, sorted(shown), notes)
     for note in notes:

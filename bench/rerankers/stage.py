@@ -64,7 +64,7 @@ class RerankStage(EngineStage):
     """One ranker of an experiment (what it needs to build its model anywhere, engine workers included)."""
 
     def __init__(self, name: str, located: Any, family: type, options: Any, settings: Any, top_k: int, corpus: str | None,
-                 passages: Passages | None = None, queries_per_batch: int | None = None):
+                 passages: Passages | None = None, queries_per_batch: int | None = None, initial_order: str = "input"):
         self.name = name
         self.located = located  # a LocatedModel for folder sources, else None
         self.family = family
@@ -78,6 +78,8 @@ class RerankStage(EngineStage):
         self.passages = passages  # long documents: FirstP / MaxP windows (None: the whole text, truncated by the model)
         self.queries_per_batch = queries_per_batch or family.QUERIES_PER_BATCH
         self.device = settings.device
+        self.initial_order = initial_order  # the order the ranker receives its candidates in (bench.orders)
+        self.order_of: str | None = None  # the system whose other orders this stage is run with, when several
 
     def key(self) -> dict[str, Any]:
         key: dict[str, Any] = {"kind": self.kind}
@@ -93,6 +95,8 @@ class RerankStage(EngineStage):
         key["options"] = self.family.key_options(self.options)
         if self.passages is not None:  # only when set, so runs made before this option keep their hash
             key["passages"] = self.passages.describe()
+        if self.initial_order != "input":  # likewise
+            key["initial_order"] = self.initial_order
         return key
 
     def create(self, device: str | None = None) -> Ranker:
@@ -127,11 +131,13 @@ class RerankStage(EngineStage):
             )
 
     def units(self, job: Job, input_run: Run | None, qids: list[str]) -> Iterator[Request]:
-        """A :class:`Request` per query: the input's top_k, their text and input scores."""
+        """A :class:`Request` per query: the input's top_k (in the stage's initial order), their text and input scores."""
+        from ..orders import permute
+
         assert input_run is not None
         docs = job.collection.docs
         for qid in qids:
-            top = ranked(input_run.get(qid, {}))[: self.top_k]
+            top = permute(self.initial_order, qid, ranked(input_run.get(qid, {}))[: self.top_k])
             ids = [d for d, _ in top]
             texts = docs.get_many(ids)
             missing = [d for d in ids if not texts.get(d, "").strip()]
@@ -155,4 +161,6 @@ class RerankStage(EngineStage):
         if price and result.cost:  # served models: what the tokens the server billed cost, at the stated prices
             usd = (result.cost.get("input_tokens", 0) * price["prompt"] + result.cost.get("output_tokens", 0) * price["completion"]) / 1e6
             result.cost["usd"] = round(usd, 8)
+        if self.order_of is not None:  # the record groups the orders of one system (bench.orders.robustness)
+            result.info.update(initial_order=self.initial_order, order_of=self.order_of)
         return result

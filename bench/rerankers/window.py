@@ -50,7 +50,7 @@ class Window:
 Call = Callable[[list[Window]], list[tuple[list[int], Any]]]
 
 
-def slide(requests: Sequence[Any], window: int, stride: int, call: Call, passes: int = 1) -> list[tuple[list[str], list[list[Any]]]]:
+def slide(requests: Sequence[Any], window: int, stride: int, call: Call, passes: int = 1) -> list[tuple[list[str], list[Any]]]:
     """Slide windows over every request in lockstep: ``call`` gets window k of all requests at once.
 
     ``call`` returns, per window, a permutation of ``range(len(window))`` (best first) and

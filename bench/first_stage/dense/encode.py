@@ -23,7 +23,7 @@ class EncodeJob:
     """Encode shards of a corpus with one bi-encoder (the "stage" an engine opens for the index build)."""
 
     name: str
-    located: Any  # bench.rerankers.locate.LocatedModel
+    located: Any  # bench.models.locate.LocatedModel
     settings: Any  # bench.rerankers.base.ModelSettings
     query_prefix: str
     document_prefix: str

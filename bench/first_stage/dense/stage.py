@@ -106,7 +106,7 @@ class DenseStage(EngineStage):
     @classmethod
     def from_config(cls, config: Any, collection: Any, options: DenseOptions) -> DenseStage:
         from ...rerankers import ModelSettings, locate
-        from ...rerankers.device import resolve_device, resolve_dtype
+        from ...device import resolve_device, resolve_dtype
         from .encode import EncodeJob
         from .encoder import folder_defaults
 

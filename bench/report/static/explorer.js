@@ -74,7 +74,31 @@
       grid.appendChild(col);
     });
     box.appendChild(grid);
+    if (d.windows) box.appendChild(windows(data, d, order));
     return box;
+  }
+  // listwise systems: each window of the query (from the trace), its parse status and what the model wrote
+  function windows(data, d, order) {
+    var wrap = el("div", "ex-windows");
+    order.forEach(function (s) {
+      var list = d.windows[s];
+      if (!list) return;
+      var bad = list.filter(function (w) { return w.status !== "ok"; }).length;
+      var det = el("details", "ex-win");
+      det.appendChild(el("summary", null, data.systems[s] + ": " + list.length + " windows, " + bad + " malformed"));
+      var table = el("table", "ex-win-table"), head = el("tr");
+      ["window", "pass", "status", "missing", "duplicate", "out of range", "answer"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+      table.appendChild(head);
+      list.forEach(function (w) {
+        var tr = el("tr", w.status === "ok" ? null : "bad");
+        [(w.window[0] + 1) + "\u2013" + w.window[1], w.pass, w.status, w.missing, w.duplicate, w.out_of_range,
+         w.raw === undefined ? "(left out)" : w.raw].forEach(function (v) { tr.appendChild(el("td", null, v === null || v === undefined ? "" : String(v))); });
+        table.appendChild(tr);
+      });
+      det.appendChild(table);
+      wrap.appendChild(det);
+    });
+    return wrap;
   }
   function build(root, data) {
     var columns = [{ key: "qid", title: "query id", get: function (r) { return qidKey(r.qid); } },
