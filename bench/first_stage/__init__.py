@@ -22,6 +22,7 @@ FIRST_STAGES: Registry[Any] = Registry(
     {
         "bm25": "bench.first_stage.bm25_stage:Bm25Stage",
         "candidates": "bench.first_stage.candidates:CandidatesStage",
+        "pyterrier": "bench.pyterrier.stage:PyTerrierStage",  # a pipeline from a factory (the pyterrier extra)
     },
 )
 

@@ -24,6 +24,7 @@ FAMILIES: Registry[type[Reranker]] = Registry(
         "seq2seq": "bench.rerankers.seq2seq:Seq2Seq",
         "causal-lm": "bench.rerankers.causal_lm:CausalLM",
         "late-interaction": "bench.rerankers.late_interaction:LateInteraction",
+        "pyterrier": "bench.pyterrier.ranker:PyTerrierRanker",  # a pipeline from a factory (the pyterrier extra)
     },
 )
 
