@@ -64,7 +64,7 @@ def shortness_reranker(scale: float = 1.0) -> Any:
     return pt.apply.generic(counted) >> pt.apply.doc_score(score)
 
 
-def inventing_reranker() -> Any:
+def inventing_reranker(**ignored: Any) -> Any:
     """A 'reranker' that adds a document it was not given (bench refuses it)."""
     import pandas as pd
     import pyterrier as pt
@@ -76,8 +76,14 @@ def inventing_reranker() -> Any:
     return pt.apply.generic(add)
 
 
-def not_a_transformer() -> Any:
+def not_a_transformer(**ignored: Any) -> Any:
     return "a string"
+
+
+def no_args() -> Any:
+    import pyterrier as pt
+
+    return pt.apply.doc_score(lambda row: 0.0)
 
 
 def terrier_bm25(index: str, depth: int = 100) -> Any:

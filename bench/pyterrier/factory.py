@@ -37,9 +37,17 @@ class PipelineOptions:
     revision: str | None = None
 
     def __post_init__(self) -> None:
-        resolve(self.factory)  # a typo in the path fails now, before any long work
+        import inspect
+
+        function = resolve(self.factory)  # a typo in the path fails now, before any long work
         if not isinstance(self.args, dict):
             raise ConfigError(f"pyterrier options: args must be a table of the factory's keyword arguments, got {self.args!r}")
+        try:
+            inspect.signature(function).bind(**self.args)
+        except TypeError as exc:
+            raise ConfigError(f"pyterrier factory {self.factory!r} cannot take args {sorted(self.args)}: {exc}") from None
+        except ValueError:  # no signature to check (a builtin): the call will tell
+            pass
 
 
 def resolve(path: str) -> Callable[..., Any]:
