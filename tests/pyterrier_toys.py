@@ -64,6 +64,26 @@ def shortness_reranker(scale: float = 1.0) -> Any:
     return pt.apply.generic(counted) >> pt.apply.doc_score(score)
 
 
+def cascade(corpus: str, depth: int = 10, scale: float = 1.0) -> Any:
+    """The retriever, then the reranker over everything it kept."""
+    return overlap_retriever(corpus, depth) >> shortness_reranker(scale)
+
+
+def make_collection(folder: Path, queries: int = 12, docs: int = 40, seed: int = 7) -> Path:
+    """A local collection whose documents differ in length and overlap (few ties), judged on 4 documents per query."""
+    import random
+
+    from helpers import WORDS
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "queries.tsv").write_text("".join(f"{q}\t{' '.join(rng.choices(WORDS, k=6))}\n" for q in range(1, queries + 1)))
+    corpus = [(f"d{i:02d}", " ".join(rng.choices(WORDS, k=rng.randint(3, 25)))) for i in range(docs)]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"doc_id": d, "text": t}) + "\n" for d, t in corpus))
+    (folder / "qrels.txt").write_text("".join(f"{q} 0 d{(q * 7 + k) % docs:02d} {k % 3}\n" for q in range(1, queries + 1) for k in range(4)))
+    return folder
+
+
 def inventing_reranker(**ignored: Any) -> Any:
     """A 'reranker' that adds a document it was not given (bench refuses it)."""
     import pandas as pd

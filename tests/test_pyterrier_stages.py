@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -22,7 +21,6 @@ import pytest
 pt = pytest.importorskip("pyterrier")
 
 import pyterrier_toys as toys  # noqa: E402
-from helpers import WORDS  # noqa: E402
 
 from bench.cli import main  # noqa: E402
 from bench.trec import ranked, read_run  # noqa: E402
@@ -42,15 +40,7 @@ def no_java(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A collection whose documents have different lengths and overlaps (few ties)."""
-    rng = random.Random(7)
-    folder = tmp_path_factory.mktemp("ptdata") / "pipes"
-    folder.mkdir()
-    (folder / "queries.tsv").write_text("".join(f"{q}\t{' '.join(rng.choices(WORDS, k=6))}\n" for q in range(1, QUERIES + 1)))
-    docs = [(f"d{i:02d}", " ".join(rng.choices(WORDS, k=rng.randint(3, 25)))) for i in range(DOCS)]
-    (folder / "corpus.jsonl").write_text("".join(json.dumps({"doc_id": d, "text": t}) + "\n" for d, t in docs))
-    (folder / "qrels.txt").write_text("".join(f"{q} 0 d{(q * 7 + k) % DOCS:02d} {k % 3}\n" for q in range(1, QUERIES + 1) for k in range(4)))
-    return folder.parent
+    return toys.make_collection(tmp_path_factory.mktemp("ptdata") / "pipes", QUERIES, DOCS).parent
 
 
 def _experiment(data: Path, path: Path, scale: float = 2.0, retriever: str = "overlap_retriever", reranker: str = "pyterrier_toys:shortness_reranker") -> Path:

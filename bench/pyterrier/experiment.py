@@ -76,12 +76,17 @@ def pipelines_from(given: Any, names: list[str] | None) -> list[Pipeline]:
     return out
 
 
-def measure_names(eval_metrics: Any, official: tuple[str, ...]) -> tuple[list[str], Any]:
-    """bench's measure names (ir_measures' spelling) and what to hand pt.Experiment; ``mrt`` is PyTerrier's and stays there."""
-    if eval_metrics is None:
-        return list(official), list(official)
-    given = [eval_metrics] if isinstance(eval_metrics, str) else list(eval_metrics)
-    return [str(m) for m in given if str(m) != "mrt"], given
+def measure_names(eval_metrics: Any, official: tuple[str, ...]) -> tuple[list[str], list[Any]]:
+    """bench's measure names (ir_measures' spelling) and the measures for pt.Experiment.
+
+    pt.Experiment reads a plain string as a trec_eval name, so bench's names go to it parsed
+    by ir_measures; ``mrt`` (PyTerrier's mean response time) stays PyTerrier's alone.
+    """
+    import ir_measures
+
+    given = list(official) if eval_metrics is None else [eval_metrics] if isinstance(eval_metrics, str) else list(eval_metrics)
+    names = [str(m) for m in given if str(m) != "mrt"]
+    return names, [ir_measures.parse_measure(m) if isinstance(m, str) and m != "mrt" else m for m in given]
 
 
 def evaluate(pipelines: Any, topics: Any = None, qrels: Any = None, eval_metrics: Any = None, names: list[str] | None = None, *,
