@@ -136,6 +136,8 @@ def _minilm_parity(vaswani: Path, minilm: Path, out: Path, limit: int | None) ->
     topics = ds.get_topics().head(limit or None)
     assert len(topics) == record["queries"]
     frame = _frame(read_run(bm25["run_file"]), dict(zip(topics["qid"], topics["query"])))
+    # bench's BM25 as a PyTerrier first stage (no Java) retrieves bench run's BM25 run
+    assert format_run(to_run(bpt.BM25(ds, depth=100)(topics)), bm25["name"]) == Path(bm25["run_file"]).read_text(encoding="utf-8")
     reranker = bpt.Reranker(str(minilm))
     reranked = (pt.text.get_text(ds, "text") >> reranker)(frame)
     assert format_run(to_run(reranked), model["name"]) == Path(model["run_file"]).read_text(encoding="utf-8")

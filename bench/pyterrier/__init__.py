@@ -9,7 +9,7 @@
   bench results record written beside (official measures and rules, per-query values,
   latency) for ``bench report``, ``bench leaderboard``, ``bench reproduce`` and the explorer.
 
-:func:`dataset` gives a bench collection (an alias, an ir_datasets id or a local folder) as
+:class:`BM25` is bench's BM25 as a first stage without Java, and :func:`dataset` gives a bench collection (an alias, an ir_datasets id or a local folder) as
 PyTerrier expects a dataset: topics, qrels and a text loader for ``pt.text.get_text``.
 Importing this package imports neither PyTerrier nor torch; the names load on first use.
 """
@@ -18,17 +18,18 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Reranker", "dataset", "evaluate"]
+__all__ = ["BM25", "Reranker", "dataset", "evaluate"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Reranker":
+    if name in ("Reranker", "BM25"):
         from .factory import require
 
         require()
+        from .pipelines import BM25
         from .transformer import Reranker
 
-        return Reranker
+        return Reranker if name == "Reranker" else BM25
     if name == "evaluate":
         from .experiment import evaluate
 
