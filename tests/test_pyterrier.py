@@ -156,3 +156,23 @@ def test_minilm_on_five_vaswani_queries_equals_bench_run(vaswani: Path, minilm: 
 def test_minilm_on_vaswani_bm25_top100_equals_bench_run(vaswani: Path, minilm: Path, tmp_path: Path):
     """The issue's parity on all 93 queries (about 9,300 pairs: over a minute on 2 CPUs, twice)."""
     _minilm_parity(vaswani, minilm, tmp_path / "out", None)
+
+
+def test_frames_follow_trec_eval_order_and_refuse_duplicates():
+    import pandas as pd
+
+    from bench.errors import DataError
+    from bench.pyterrier.frames import from_run, input_order, requests, to_run
+
+    frame = pd.DataFrame({"qid": ["2", "2", "2", "1"], "query": ["b"] * 3 + ["a"], "docno": ["x", "z", "y", "w"],
+                          "text": ["t1", "t2", "t3", "t4"], "score": [1.0, 1.0, 3.0, 0.5]})
+    # score descending, ties by docno descending (trec_eval's strcmp(b, a)); queries in order of appearance
+    assert input_order(frame[frame.qid == "2"]) == [("y", 3.0), ("z", 1.0), ("x", 1.0)]
+    assert [r.doc_ids for r, _ in requests(frame, top_k=2)] == [("y", "z"), ("w",)]
+    # without scores: rank, else row order, become n - position
+    assert to_run(frame.drop(columns="score").assign(rank=[2, 0, 1, 0])) == {"2": {"z": 3.0, "y": 2.0, "x": 1.0}, "1": {"w": 1.0}}
+    assert to_run(frame.drop(columns="score")) == {"2": {"x": 3.0, "z": 2.0, "y": 1.0}, "1": {"w": 1.0}}
+    back = from_run(to_run(frame), {"1": "a", "2": "b"}, ["1", "2"])
+    assert list(back["docno"]) == ["w", "y", "z", "x"] and list(back["rank"]) == [0, 0, 1, 2]
+    with pytest.raises(DataError, match="appears twice"):
+        to_run(pd.concat([frame, frame.head(1)]))

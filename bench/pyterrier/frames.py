@@ -21,8 +21,9 @@ FIRST_RANK = 0  # PyTerrier's (pt.model.FIRST_RANK)
 
 def _qid_groups(frame: Any) -> list[tuple[str, Any]]:
     """(qid, rows) in the order each query first appears (PyTerrier keeps query order)."""
-    qids = frame["qid"].astype(str)
-    return [(str(q), frame[qids == q]) for q in dict.fromkeys(qids)]
+    if not len(frame):
+        return []
+    return [(str(q), group) for q, group in frame.groupby(frame["qid"].astype(str), sort=False)]
 
 
 def input_order(group: Any) -> list[tuple[str, float]]:
