@@ -47,7 +47,7 @@ class Reranker(pt.Transformer):
                                      max_length=max_length, dtype=dtype, device=device, options=dict(options or {}),
                                      queries_per_batch=queries_per_batch, passages=passages, window=window, stride=stride)
         experiment = ExperimentConfig(collection="pyterrier", trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
-        self.stage = reranker_stage(self.config, experiment, SimpleNamespace(docs=None), "pyterrier", f"Reranker({model!r})")
+        self.stage: Any = reranker_stage(self.config, experiment, SimpleNamespace(docs=None), "pyterrier", f"Reranker({model!r})")
         self.top_k = top_k
         self.text_field = text_field
         self.latency: dict[str, Any] | None = None
