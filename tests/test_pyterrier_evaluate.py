@@ -115,3 +115,24 @@ def test_evaluate_from_frames_writes_the_topics_and_reproduces_factories_only(da
     # factories only: reproduce finds the topics and qrels written beside the record
     bpt.evaluate([factory], topics, qrels, ["nDCG@10", "AP"], name="factories", output=out)
     assert main(["-q", "reproduce", str(out / "reports" / "factories" / "results.json")]) == 0, capsys.readouterr().err
+
+
+def test_evaluate_warns_where_a_collection_rule_makes_bench_differ(data: Path, tmp_path: Path, caplog):
+    """BEIR's rule (a document whose id is the query's is no answer) applies in bench's record, not in pt.Experiment."""
+    import pandas as pd
+
+    import bench.pyterrier as bpt
+
+    corpus = str(data / "pipes" / "corpus.jsonl")
+
+    def self_first(frame: pd.DataFrame) -> pd.DataFrame:
+        tops = frame.groupby("qid", as_index=False).first().assign(docno=lambda f: f["qid"], score=1e6)
+        return pd.concat([frame, tops], ignore_index=True)
+
+    pipeline = toys.overlap_retriever(corpus, 10) >> pt.apply.generic(self_first)
+    got = bpt.evaluate([pipeline], eval_metrics=["nDCG@10"], names=["self-first"], collection="pipes", data_dir=data,
+                       collection_type="beir", output=tmp_path, report=False)
+    record = json.loads(Path(got.attrs["bench_record"]).read_text())
+    ours = record["systems"][0]["metrics"]["nDCG@10"]
+    assert ours > got["nDCG@10"][0], "bench dropped the unjudged self hit at rank 1, pt.Experiment kept it"
+    assert "self-first nDCG@10: pt.Experiment" in caplog.text and "whose id equals the query id removed" in caplog.text
