@@ -183,3 +183,17 @@ def test_a_sigkill_in_a_pipeline_stage_resumes_to_the_same_bytes(data: Path, tmp
     assert [s["latency"]["resumed_queries"] for s in got if s["name"] == stage] == [written]
     for mine, theirs in zip(got, want):
         assert Path(mine["run_file"]).read_bytes() == Path(theirs["run_file"]).read_bytes()
+
+
+def test_a_pipeline_reranker_from_the_command_line(data: Path, tmp_path: Path, capsys):
+    out = tmp_path / "out"
+    assert main(["-q", "run", "pipes", "--data-dir", str(data), "--first-stage", "bm25", "--depth", "20", "--model", "short",
+                 "--kind", "pyterrier", "--option", "factory=pyterrier_toys:shortness_reranker", "--option", "args={scale=3.0}",
+                 "--top-k", str(TOP_K), "--output", str(out)]) == 0, capsys.readouterr().err
+    bm25, short = _record(out, "pipes")["systems"]
+    texts = {row["doc_id"]: row["text"] for row in map(json.loads, (data / "pipes" / "corpus.jsonl").read_text().splitlines())}
+    for qid, docs in read_run(bm25["run_file"]).items():
+        top = [d for d, _ in ranked(docs)][:TOP_K]
+        got = read_run(short["run_file"])[qid]
+        assert {d: got[d] for d in top} == {d: 3.0 / (1.0 + len(texts[d].split())) for d in top}
+    assert short["name"] == "short" and short["info"]["kind"] == "pyterrier"
