@@ -136,3 +136,18 @@ def test_evaluate_warns_where_a_collection_rule_makes_bench_differ(data: Path, t
     ours = record["systems"][0]["metrics"]["nDCG@10"]
     assert ours > got["nDCG@10"][0], "bench dropped the unjudged self hit at rank 1, pt.Experiment kept it"
     assert "self-first nDCG@10: pt.Experiment" in caplog.text and "whose id equals the query id removed" in caplog.text
+
+
+def test_evaluate_refuses_bad_input_before_writing(data: Path, tmp_path: Path):
+    import bench.pyterrier as bpt
+    from bench.errors import ConfigError
+
+    ds = bpt.dataset("pipes", data_dir=data)
+    factory = _factories(data)[0]
+    with pytest.raises(ConfigError, match="unknown measure 'nDCG@ten'"):
+        bpt.evaluate([factory], ds.get_topics(), ds.get_qrels(), ["nDCG@ten"], output=tmp_path)
+    with pytest.raises(ConfigError, match="2 names for 1 pipelines"):
+        bpt.evaluate([factory], ds.get_topics(), ds.get_qrels(), names=["a", "b"], output=tmp_path)
+    with pytest.raises(ConfigError, match="give a pt.Transformer"):
+        bpt.evaluate([42], ds.get_topics(), ds.get_qrels(), output=tmp_path)
+    assert not any(tmp_path.iterdir()), "nothing written"

@@ -84,8 +84,11 @@ def measure_names(eval_metrics: Any, official: tuple[str, ...]) -> tuple[list[st
     """
     import ir_measures
 
+    from ..measures import parse_measures
+
     given = list(official) if eval_metrics is None else [eval_metrics] if isinstance(eval_metrics, str) else list(eval_metrics)
     names = [str(m) for m in given if str(m) != "mrt"]
+    parse_measures(names)  # one line naming a measure bench cannot compute, before ir_measures' own error
     return names, [ir_measures.parse_measure(m) if isinstance(m, str) and m != "mrt" else m for m in given]
 
 
@@ -161,6 +164,8 @@ def run(pipelines: Any, queries: dict[str, str] | None, qrels: dict[str, dict[st
     if queries_per_batch <= 0:
         raise ConfigError(f"queries_per_batch must be positive, got {queries_per_batch}")
     systems = pipelines_from(pipelines, names)
+    if eval_metrics is not None:
+        measure_names(eval_metrics, ())  # an unknown measure is refused before anything is written
     paths = Paths.for_output(output)
     source = record_mod.resolve_collection(collection, data_dir, collection_type, queries, qrels, name, paths.reports, qids)
     experiment = source.experiment
