@@ -176,3 +176,15 @@ def test_frames_follow_trec_eval_order_and_refuse_duplicates():
     assert list(back["docno"]) == ["w", "y", "z", "x"] and list(back["rank"]) == [0, 0, 1, 2]
     with pytest.raises(DataError, match="appears twice"):
         to_run(pd.concat([frame, frame.head(1)]))
+
+
+def test_importing_the_interop_and_its_registry_entries_loads_neither_pyterrier_nor_torch():
+    import subprocess
+
+    code = ("import sys, bench.pyterrier, bench.pyterrier.stage, bench.pyterrier.ranker, bench.pyterrier.frames\n"
+            "from bench.first_stage import FIRST_STAGES\nfrom bench.rerankers import FAMILIES\n"
+            "FIRST_STAGES.get('pyterrier'); FAMILIES.get('pyterrier')\n"
+            "print([m for m in ('pyterrier', 'torch', 'transformers', 'pandas') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
