@@ -113,7 +113,12 @@ def reproduce(
         log.warning("recorded experiment file %s not found; a relative data_dir is taken from the current folder", experiment_file)
         experiment_file = None
     with tempfile.TemporaryDirectory(prefix="bench-reproduce-") as tmp:
-        got = experiment.run(config, output=output or tmp, force=True, experiment_file=experiment_file).record
+        if expected.get("pyterrier"):  # made by bench.pyterrier.evaluate: its pipelines are rebuilt from their factories
+            from .pyterrier.rerun import rerun
+
+            got = rerun(expected, record_path, data_dir, output or tmp)
+        else:
+            got = experiment.run(config, output=output or tmp, force=True, experiment_file=experiment_file).record
     rows = compare_metrics(expected, got)
     text = format_rows(rows, tolerance)
     ratios = latency_ratios(expected, got)

@@ -35,7 +35,6 @@ def passages(count: int) -> list[str]:
 
 def harness_worker(dtype: str) -> Any:
     from bench.device import resolve_dtype
-
     from bench.first_stage.dense.encode import EncodeJob
     from bench.rerankers import ModelSettings, locate
 

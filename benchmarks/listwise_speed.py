@@ -151,8 +151,8 @@ def main() -> None:
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     import rank_llm_ref
-    from bench.device import resolve_dtype
 
+    from bench.device import resolve_dtype
     from bench.rerankers import ModelSettings, locate
     from bench.rerankers.listwise.family import Listwise
 

@@ -25,6 +25,7 @@ FIRST_STAGES: Registry[Any] = Registry(
         "candidates": "bench.first_stage.candidates:CandidatesStage",
         "dense": "bench.first_stage.dense.stage:DenseStage",
         "fusion": "bench.first_stage.fusion:FusionStage",
+        "pyterrier": "bench.pyterrier.stage:PyTerrierStage",  # a pipeline from a factory (the pyterrier extra)
     },
 )
 

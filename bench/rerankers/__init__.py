@@ -27,6 +27,7 @@ FAMILIES: Registry[type[Reranker]] = Registry(
         "listwise": "bench.rerankers.listwise.family:Listwise",
         "pairwise": "bench.rerankers.pairwise:Pairwise",
         "setwise": "bench.rerankers.setwise:Setwise",
+        "pyterrier": "bench.pyterrier.ranker:PyTerrierRanker",  # a pipeline from a factory (the pyterrier extra)
     },
 )
 

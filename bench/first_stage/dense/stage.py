@@ -105,8 +105,8 @@ class DenseStage(EngineStage):
 
     @classmethod
     def from_config(cls, config: Any, collection: Any, options: DenseOptions) -> DenseStage:
-        from ...rerankers import ModelSettings, locate
         from ...device import resolve_device, resolve_dtype
+        from ...rerankers import ModelSettings, locate
         from .encode import EncodeJob
         from .encoder import folder_defaults
 
