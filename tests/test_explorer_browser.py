@@ -98,7 +98,9 @@ def test_explorer_sort_click_worst_query_drilldown_and_filter(reports: dict[str,
     assert any(b.startswith("rel ") for b in badges) and all(b.startswith("rel ") or b == "unjudged" for b in badges)
     moves = drill.locator(".move").all_inner_texts()
     assert moves and all("→" in m for m in moves) and any(m.split(" → ")[0] != m.split(" → ")[1] for m in moves)
-    assert drill.locator(".snip").count() >= 10 and all(len(s) <= 300 for s in drill.locator(".snip").all_inner_texts())
+    # MS MARCO's terms: a DL19 report leaves passage text out unless asked, and says so
+    assert drill.locator(".snip").count() == 0
+    assert any("passage text left out" in n for n in explorer.locator("p.ex-note").all_inner_texts())
     _not_blank(drill.screenshot())
     # the text filter keeps the queries whose text holds the word
     query_text = explorer.locator("tr.ex-row td.qtext").nth(3).inner_text()
@@ -109,6 +111,19 @@ def test_explorer_sort_click_worst_query_drilldown_and_filter(reports: dict[str,
     assert 0 < expected < len(texts) and rows.count() == expected
     assert all(word in t.lower() for t in explorer.locator("tr.ex-row td.qtext").all_inner_texts())
     _not_blank(page.screenshot(full_page=True))
+
+
+def test_explorer_snippets_when_asked(reports: dict[str, Path], page: Any, tmp_path: Path):
+    """``bench report --option snippets=true`` (a report kept to oneself) puts passage text in the drill-down."""
+    assert main(["-q", "report", str(reports["dl19"] / "results.json"), "--option", "snippets=true", "--output", str(tmp_path)]) == 0
+    page.goto((tmp_path / "report.html").resolve().as_uri())
+    explorer = page.locator("#explorer-0")
+    explorer.locator("tr.ex-row").first.click()
+    drill = explorer.locator(".ex-drill").first
+    drill.wait_for()
+    snippets = drill.locator(".snip").all_inner_texts()
+    assert len(snippets) >= 10 and all(0 < len(s) <= 300 for s in snippets)
+    assert not any("passage text left out" in n for n in explorer.locator("p.ex-note").all_inner_texts())
 
 
 def test_leaderboard_sort_collection_filter_and_link(reports: dict[str, Path], page: Any):
