@@ -12,8 +12,11 @@ tests (``overlap`` and ``shortness``) to derive the expected runs independently:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +139,17 @@ def java_hidden(shims: Path) -> dict[str, str]:
                 target.symlink_to(entry.path)
     kept.append(str(shims))
     return {"JAVA_HOME": str(shims / "no-jdk-here"), "PATH": os.pathsep.join(kept), "JVM_PATH": str(shims / "no-jvm-here")}
+
+
+@contextlib.contextmanager
+def java_kept_out(shims: Path) -> Iterator[None]:
+    """Java hidden (``java_hidden``) while inside; afterwards PyTerrier must not have started (or even loaded) a JVM."""
+    import pyterrier as pt
+    import pytest
+
+    before = pt.java.started()  # Terrier's own test (Java present) may have started one earlier in the session
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in java_hidden(shims).items():
+            mp.setenv(key, value)
+        yield
+    assert before or (not pt.java.started() and "jnius" not in sys.modules), "PyTerrier started a JVM"

@@ -18,7 +18,7 @@ import pytest
 
 pt = pytest.importorskip("pyterrier")
 
-from pyterrier_toys import java_hidden  # noqa: E402
+import pyterrier_toys as toys  # noqa: E402
 
 from bench.cli import main  # noqa: E402
 from bench.trec import format_run, ranked, read_run  # noqa: E402
@@ -27,13 +27,8 @@ from bench.trec import format_run, ranked, read_run  # noqa: E402
 @pytest.fixture(scope="module", autouse=True)
 def no_java(tmp_path_factory: pytest.TempPathFactory):
     """Java hidden for the whole module; afterwards PyTerrier must not have started (or even loaded) a JVM."""
-    before = pt.java.started()  # Terrier's own test (Java present) may have started one earlier in the session
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in java_hidden(tmp_path_factory.mktemp("shims")).items():
-            mp.setenv(key, value)
+    with toys.java_kept_out(tmp_path_factory.mktemp("shims")):
         yield
-    assert before or not pt.java.started(), "PyTerrier started a JVM"
-    assert before or "jnius" not in sys.modules
 
 
 def _record(out: Path, name: str) -> dict[str, Any]:

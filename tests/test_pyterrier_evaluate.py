@@ -9,7 +9,6 @@ through ``bench report`` (significance against the first pipeline), ``bench lead
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,9 @@ QUERIES, DOCS = 12, 40
 
 @pytest.fixture(scope="module", autouse=True)
 def no_java(tmp_path_factory: pytest.TempPathFactory):
-    before = pt.java.started()  # Terrier's own test (Java present) may have started one earlier in the session
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in toys.java_hidden(tmp_path_factory.mktemp("shims")).items():
-            mp.setenv(key, value)
+    """Java hidden for the whole module; afterwards PyTerrier must not have started (or even loaded) a JVM."""
+    with toys.java_kept_out(tmp_path_factory.mktemp("shims")):
         yield
-    assert before or (not pt.java.started() and "jnius" not in sys.modules), "PyTerrier started a JVM"
 
 
 @pytest.fixture(scope="module")

@@ -31,12 +31,9 @@ QUERIES, DOCS, DEPTH, TOP_K = 12, 40, 10, 5
 
 @pytest.fixture(scope="module", autouse=True)
 def no_java(tmp_path_factory: pytest.TempPathFactory):
-    before = pt.java.started()  # Terrier's own test (Java present) may have started one earlier in the session
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in toys.java_hidden(tmp_path_factory.mktemp("shims")).items():
-            mp.setenv(key, value)
+    """Java hidden for the whole module; afterwards PyTerrier must not have started (or even loaded) a JVM."""
+    with toys.java_kept_out(tmp_path_factory.mktemp("shims")):
         yield
-    assert before or (not pt.java.started() and "jnius" not in sys.modules), "PyTerrier started a JVM"
 
 
 @pytest.fixture(scope="module")

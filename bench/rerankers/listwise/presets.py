@@ -30,6 +30,8 @@ from ...errors import ConfigError
 RANK_LLM_VERSION = "0.25.7"
 
 _RANKLLM_SYSTEM = "You are RankLLM, an intelligent assistant that can rank passages based on their relevancy to the query"
+_NUMBERS_PREFIX = ("I will provide you with {num} passages, each indicated by a numerical identifier []. "
+                   "Rank the passages based on their relevance to the search query: {query}.\n")
 _NUMBERS_SUFFIX = (
     "Search Query: {query}.\nRank the {num} passages above based on their relevance to the search query. All the passages should "
     "be included and listed using identifiers, in descending order of relevance. The output format should be [] > [], e.g., "
@@ -78,14 +80,12 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "rank_zephyr": Preset(
         name="rank_zephyr", method="singleturn", system_message=_RANKLLM_SYSTEM,
-        prefix="I will provide you with {num} passages, each indicated by a numerical identifier []. "
-               "Rank the passages based on their relevance to the search query: {query}.\n",
+        prefix=_NUMBERS_PREFIX,
         body="[{rank}] {candidate}\n", suffix=_NUMBERS_SUFFIX, source="prompt_templates/rank_zephyr_template.yaml",
     ),
     "rank_vicuna": Preset(
         name="rank_vicuna", method="singleturn", system_message=_RANKLLM_SYSTEM,
-        prefix="I will provide you with {num} passages, each indicated by a numerical identifier []. "
-               "Rank the passages based on their relevance to the search query: {query}.\n",
+        prefix=_NUMBERS_PREFIX,
         body="[{rank}] {candidate}\n", suffix=_NUMBERS_SUFFIX, chat_template=VICUNA_CHAT_TEMPLATE,
         source="prompt_templates/rank_zephyr_template.yaml + the Vicuna chat template of vllm_handler.py",
     ),
